@@ -1,0 +1,632 @@
+"""The autodiff engine: one graph type, `Value`, for Python scalars and numpy tensors.
+
+Every operation builds a node that records its inputs (``_prev``) and a backward rule written right
+below it: ``rule(out, g)`` receives ∂C/∂out and adds ∂C/∂input into each input's ``.grad``.
+``backward()`` walks the graph in reverse topological order (iteratively, so a million-deep chain works).
+
+Design choices that keep it fast and exact:
+
+* no reference cycles: a backward rule is a plain function that receives the node, never a closure over
+  it, so the garbage collector has nothing to chase and a node is ~130 bytes;
+* constants (raw numbers, arrays, ``Value(x, requires_grad=False)``) get no gradient work at all, and a
+  node none of whose inputs needs a gradient does not even keep its inputs;
+* scalars stay Python floats and use ``math``; tensors use numpy and keep their dtype (float32 stays float32).
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+__all__ = ["Value", "no_grad", "detect_anomaly", "linear", "is_grad_enabled"]
+
+_grad_enabled = True
+_anomaly = False
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Within this block operations build no graph: outputs are constants (for evaluation and updates)."""
+    global _grad_enabled
+    saved, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = saved
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()`."""
+    return _grad_enabled
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Within this block `backward()` raises FloatingPointError at the first NaN/inf gradient, naming the op."""
+    global _anomaly
+    saved, _anomaly = _anomaly, True
+    try:
+        yield
+    finally:
+        _anomaly = saved
+
+
+def _leaf_rule(out: "Value", g: Any) -> None:
+    """Marks a leaf that wants a gradient; leaves have nothing to propagate to."""
+
+
+def _as_data(data: Any) -> Any:
+    """Validate and convert user data: Python numbers become floats, everything else a float ndarray."""
+    if isinstance(data, float):
+        return float(data)
+    if isinstance(data, (int, np.integer)):
+        return float(data)
+    if isinstance(data, (str, bytes)) or data is None:
+        raise TypeError(f"Value: expected a number or an array of real numbers, got {type(data).__name__} {data!r}")
+    try:
+        arr = np.asarray(data)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"Value: cannot convert {type(data).__name__} to an array: {exc}") from None
+    kind = arr.dtype.kind
+    if kind == "f":
+        return arr
+    if kind in "iub":
+        return arr.astype(np.float64)
+    raise TypeError(f"Value: expected real numbers, got an array of dtype {arr.dtype} (kind {kind!r})")
+
+
+def _shape(data: Any) -> tuple:
+    return () if type(data) is float else data.shape
+
+
+def _sum_to(g: Any, data: Any) -> Any:
+    """Sum a gradient back to the shape of `data`: the derivative of a broadcast is a sum."""
+    if type(data) is float:
+        return float(np.sum(g))
+    g = np.asarray(g)
+    shape = data.shape
+    if g.shape != shape:
+        lead = g.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+        g = g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+    return g.astype(data.dtype, copy=False)
+
+
+def _accumulate(v: "Value", g: Any) -> None:
+    """Add g into v.grad, first summing away any dimensions that broadcasting added."""
+    d = v.data
+    if type(d) is float:
+        if type(g) is not float:
+            g = float(np.sum(g))
+    elif type(g) is not np.ndarray or g.shape != d.shape or g.dtype != d.dtype:
+        g = _sum_to(g, d)
+    v.grad = g if v.grad is None else v.grad + g
+
+
+def _node(data: Any, rule: Callable, a: "Value", b: "Value | None" = None, c: "Value | None" = None,
+          ctx: Any = None) -> "Value":
+    """Make the output node of an op; it keeps its inputs only if one of them needs a gradient."""
+    out = _new(Value)
+    if type(data) is not float and type(data) is not np.ndarray:
+        data = _normalize(data)
+    out.data, out.grad, out.name = data, None, None
+    if _grad_enabled and (a.requires_grad or (b is not None and b.requires_grad)
+                          or (c is not None and c.requires_grad)):
+        out.requires_grad, out._rule, out._a, out._b, out._c, out._ctx = True, rule, a, b, c, ctx
+    else:
+        out.requires_grad, out._rule, out._a, out._b, out._c, out._ctx = False, None, None, None, None, None
+    return out
+
+
+def _normalize(data: Any) -> Any:
+    """numpy returns scalars from reductions: float64 ones become Python floats, others 0-d arrays."""
+    if isinstance(data, np.float64):
+        return float(data)
+    return np.asarray(data)
+
+
+def _lift(x: Any) -> "Value":
+    """Wrap a raw number or array that enters an op as a constant (no gradient is ever computed for it)."""
+    return x if isinstance(x, Value) else Value(x, requires_grad=False)
+
+
+def _binary(name: str, symbol: str, fn: Callable, a: Any, b: Any) -> Any:
+    """Apply numpy's broadcasting op `fn`, turning its shape error into one that names both shapes."""
+    try:
+        return fn(a, b)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {_shape(a)} {symbol} {_shape(b)} cannot be broadcast together") from None
+
+
+def _add(x, y): return x + y
+def _sub(x, y): return x - y
+def _mul(x, y): return x * y
+def _div(x, y): return x / y
+
+
+class Value:
+    """A node of the computation graph: `data` (a float or ndarray), `grad` (∂C/∂self after backward).
+
+    ``Value(data, requires_grad=True, name=None)`` makes a leaf. Python numbers stay Python floats;
+    arrays keep a floating dtype (integers become float64). A leaf that requires a gradient owns a copy
+    of its data, so optimizers may update it in place.
+    """
+
+    __slots__ = ("data", "grad", "name", "requires_grad", "_rule", "_a", "_b", "_c", "_ctx")
+    __array_ufunc__ = None  # make `ndarray * Value` call Value.__rmul__ instead of building an object array
+
+    def __init__(self, data: Any, requires_grad: bool = True, name: str | None = None) -> None:
+        data = _as_data(data.data if isinstance(data, Value) else data)
+        if requires_grad and type(data) is not float:
+            data = data.copy()
+        self.data, self.grad, self.name = data, None, name
+        self.requires_grad = bool(requires_grad)
+        self._rule = _leaf_rule if requires_grad else None
+        self._a = self._b = self._c = self._ctx = None
+
+    # ---- introspection -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return _shape(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return 1 if type(self.data) is float else self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float64) if type(self.data) is float else self.data.dtype
+
+    @property
+    def op(self) -> str:
+        """The symbol of the op that made this node ('' for a leaf or a constant)."""
+        return getattr(self._rule, "symbol", "")
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._a is None
+
+    @property
+    def _prev(self) -> tuple["Value", ...]:
+        return tuple(p for p in (self._a, self._b, self._c) if p is not None)
+
+    def __repr__(self) -> str:
+        name = f", name={self.name!r}" if self.name else ""
+        if type(self.data) is float:
+            grad = "" if self.grad is None else f", grad={self.grad:.6g}"
+            return f"Value({self.data:.6g}{grad}{name})"
+        grad = "" if self.grad is None else ", grad=…"
+        return f"Value(shape={self.data.shape}, dtype={self.data.dtype}{grad}{name})"
+
+    def item(self) -> float:
+        """The value of a one-element node as a Python float."""
+        if self.size != 1:
+            raise ValueError(f"item: only a one-element Value converts to a float, this one has shape {self.shape}")
+        return float(self.data) if type(self.data) is float else float(self.data.reshape(()))
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(self.data)
+
+    def detach(self) -> "Value":
+        """The same data as a constant, cut from the graph."""
+        out = Value.__new__(Value)
+        out.data, out.grad, out.name, out.requires_grad = self.data, None, self.name, False
+        out._rule = out._a = out._b = out._c = out._ctx = None
+        return out
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ---- arithmetic: each op, then its derivative -----------------------------------------------
+    def __add__(self, other: Any) -> "Value":
+        other = _lift(other)
+        return _node(_binary("add", "+", _add, self.data, other.data), _add_rule, self, other)
+
+    def __mul__(self, other: Any) -> "Value":
+        other = _lift(other)
+        return _node(_binary("mul", "*", _mul, self.data, other.data), _mul_rule, self, other)
+
+    def __sub__(self, other: Any) -> "Value":
+        other = _lift(other)
+        return _node(_binary("sub", "-", _sub, self.data, other.data), _sub_rule, self, other)
+
+    def __truediv__(self, other: Any) -> "Value":
+        other = _lift(other)
+        return _node(_binary("div", "/", _div, self.data, other.data), _div_rule, self, other)
+
+    def __neg__(self) -> "Value":
+        return _node(-self.data, _neg_rule, self)
+
+    def __pow__(self, other: Any) -> "Value":
+        other = _lift(other)
+        return _node(_pow(self.data, other.data), _pow_rule, self, other)
+
+    def __radd__(self, other: Any) -> "Value": return _lift(other) + self
+    def __rsub__(self, other: Any) -> "Value": return _lift(other) - self
+    def __rmul__(self, other: Any) -> "Value": return _lift(other) * self
+    def __rtruediv__(self, other: Any) -> "Value": return _lift(other) / self
+    def __rpow__(self, other: Any) -> "Value": return _lift(other) ** self
+    def __rmatmul__(self, other: Any) -> "Value": return _lift(other) @ self
+
+    def __matmul__(self, other: Any) -> "Value":
+        other = _lift(other)
+        a, b = self.data, other.data
+        if type(a) is float or type(b) is float or a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: operands must have at least one dimension, got {_shape(a)} @ {_shape(b)}")
+        try:
+            data = a @ b
+        except ValueError:
+            raise ValueError(f"matmul: shapes {a.shape} @ {b.shape} do not align") from None
+        return _node(data, _matmul_rule, self, other)
+
+    # ---- elementwise functions ------------------------------------------------------------------
+    def exp(self) -> "Value":
+        x = self.data
+        if type(x) is float:
+            try:
+                y = math.exp(x)
+            except OverflowError:
+                y = math.inf
+        else:
+            with np.errstate(over="ignore"):
+                y = np.exp(x)
+        return _node(y, _exp_rule, self)
+
+    def log(self) -> "Value":
+        x = self.data
+        if type(x) is float:
+            y = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+        else:
+            y = np.log(x)
+        return _node(y, _log_rule, self)
+
+    def tanh(self) -> "Value":
+        x = self.data
+        return _node(math.tanh(x) if type(x) is float else np.tanh(x), _tanh_rule, self)
+
+    def sigmoid(self) -> "Value":
+        """The logistic σ(z) = 1/(1 + e^(−z)), stable for any finite z (e^(−z) may overflow to inf: σ → 0)."""
+        return _node(_sigmoid(self.data), _sigmoid_rule, self)
+
+    def relu(self) -> "Value":
+        x = self.data
+        return _node((x if x > 0 else 0.0) if type(x) is float else np.maximum(x, 0), _relu_rule, self)
+
+    def step(self) -> "Value":
+        """The perceptron's threshold: 1 where z > 0, else 0. It has no useful derivative (see backward)."""
+        x = self.data
+        return _node((1.0 if x > 0 else 0.0) if type(x) is float else (x > 0).astype(x.dtype), _step_rule, self)
+
+    # ---- reductions and shape ops ---------------------------------------------------------------
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
+        x = self.data
+        if type(x) is float:
+            return _node(x, _sum_rule, self, ctx=(None, True))
+        axis = _check_axis("sum", axis, x.ndim)
+        return _node(x.sum(axis=axis, keepdims=keepdims), _sum_rule, self, ctx=(axis, keepdims))
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
+        count = self.size if axis is None else int(np.prod([self.shape[i] for i in np.atleast_1d(
+            _check_axis("mean", axis, self.ndim))]))
+        if count == 0:
+            raise ValueError(f"mean: cannot average over an empty axis of shape {self.shape}")
+        return self.sum(axis, keepdims) * (1.0 / count)
+
+    def max(self, axis: int | None = None, keepdims: bool = False) -> "Value":
+        """Largest element(s); the gradient is shared equally among ties."""
+        x = self.data
+        if type(x) is float:
+            return _node(x, _sum_rule, self, ctx=(None, True))
+        if x.size == 0:
+            raise ValueError(f"max: empty Value of shape {x.shape}")
+        axis = _check_axis("max", axis, x.ndim)
+        return _node(x.max(axis=axis, keepdims=keepdims), _max_rule, self, ctx=(axis, keepdims))
+
+    def reshape(self, *shape: int | Sequence[int]) -> "Value":
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        x = np.asarray(self.data)
+        try:
+            y = x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape {x.shape} (size {x.size}) to {tuple(shape)}") from None
+        return _node(y, _reshape_rule, self)
+
+    def transpose(self) -> "Value":
+        """Reverse the axes (a matrix's transpose)."""
+        x = self.data
+        return _node(x if type(x) is float else x.T, _transpose_rule, self)
+
+    @property
+    def T(self) -> "Value":
+        return self.transpose()
+
+    def __getitem__(self, index: Any) -> "Value":
+        x = self.data
+        if type(x) is float:
+            raise TypeError("indexing: a scalar Value cannot be indexed")
+        try:
+            y = x[index]
+        except IndexError as exc:
+            raise IndexError(f"indexing: {exc} (Value of shape {x.shape})") from None
+        return _node(y if type(y) is np.ndarray else np.asarray(y), _getitem_rule, self, ctx=index)
+
+    def log_softmax(self, axis: int = -1) -> "Value":
+        """log softmax along `axis`, computed as z − max − log Σ e^(z − max): no overflow for any finite z."""
+        x = np.asarray(self.data)
+        axis = _check_axis("log_softmax", axis, x.ndim)
+        shifted = x - x.max(axis=axis, keepdims=True)
+        return _node(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)), _log_softmax_rule, self,
+                     ctx=axis)
+
+    def softmax(self, axis: int = -1) -> "Value":
+        """softmax along `axis`, stable for any finite input."""
+        x = np.asarray(self.data)
+        axis = _check_axis("softmax", axis, x.ndim)
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return _node(e / e.sum(axis=axis, keepdims=True), _softmax_rule, self, ctx=axis)
+
+    # ---- reverse mode ---------------------------------------------------------------------------
+    def backward(self, grad: Any = None) -> None:
+        """Compute ∂self/∂v into `v.grad` for every node v of the graph that requires a gradient.
+
+        Every node keeps its gradient (read `z.grad` as δ = ∂C/∂z). Intermediate gradients are recomputed
+        on each call; leaf gradients accumulate across calls until zeroed, as in PyTorch.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this Value does not require a gradient (a constant, or made under no_grad())")
+        if grad is None:
+            if self.size != 1:
+                raise ValueError(f"backward: grad can be implicitly created only for a one-element output, "
+                                 f"this one has shape {self.shape}; pass grad=")
+            grad = 1.0 if type(self.data) is float else np.ones_like(self.data)
+        else:
+            grad = _as_data(grad)
+            if _shape(grad) != self.shape:
+                raise ValueError(f"backward: grad has shape {_shape(grad)}, the output has shape {self.shape}")
+            if type(self.data) is not float:
+                grad = np.asarray(grad, dtype=self.data.dtype)
+        order = _topological_order(self)
+        for node in order:
+            if node._a is not None:
+                node.grad = None  # intermediate: recomputed, never double-counted
+        _accumulate(self, grad)
+        for node in reversed(order):
+            if node._a is not None and node.grad is not None:
+                node._rule(node, node.grad)
+                if _anomaly:
+                    _check_finite(node)
+
+
+# ---- backward rules: ``rule(out, g)`` adds ∂C/∂input for each input that requires a gradient ---------
+def _add_rule(out: Value, g: Any) -> None:
+    a, b = out._a, out._b
+    if a.requires_grad: _accumulate(a, g)
+    if b.requires_grad: _accumulate(b, g)
+
+
+def _sub_rule(out: Value, g: Any) -> None:
+    a, b = out._a, out._b
+    if a.requires_grad: _accumulate(a, g)
+    if b.requires_grad: _accumulate(b, -g)
+
+
+def _mul_rule(out: Value, g: Any) -> None:
+    a, b = out._a, out._b
+    if a.requires_grad: _accumulate(a, g * b.data)
+    if b.requires_grad: _accumulate(b, g * a.data)
+
+
+def _div_rule(out: Value, g: Any) -> None:  # d(a/b) = da/b − (a/b) db/b
+    a, b = out._a, out._b
+    g_over_b = g / b.data
+    if a.requires_grad: _accumulate(a, g_over_b)
+    if b.requires_grad: _accumulate(b, -g_over_b * out.data)
+
+
+def _neg_rule(out: Value, g: Any) -> None:
+    _accumulate(out._a, -g)
+
+
+def _pow(x: Any, p: Any) -> Any:
+    if type(x) is float and type(p) is float:
+        try:
+            y = x ** p
+        except ZeroDivisionError:
+            return math.inf
+        except OverflowError:
+            return math.inf
+        return math.nan if type(y) is complex else y
+    return np.power(x, p)
+
+
+def _pow_rule(out: Value, g: Any) -> None:  # d(a^p) = p a^(p−1) da + a^p ln(a) dp
+    a, p = out._a, out._b
+    if a.requires_grad: _accumulate(a, g * p.data * _pow(a.data, p.data - 1.0))
+    if p.requires_grad:
+        x = a.data
+        ln = (math.log(x) if x > 0 else math.nan) if type(x) is float else np.log(np.where(x > 0, x, np.nan))
+        _accumulate(p, g * out.data * ln)
+
+
+def _matmul_rule(out: Value, g: Any) -> None:
+    a, b = out._a, out._b
+    A, B, G = a.data, b.data, np.asarray(g)
+    if A.ndim == 2 and B.ndim == 2:  # the common case, in two lines
+        if a.requires_grad: _accumulate(a, G @ B.T)
+        if b.requires_grad: _accumulate(b, A.T @ G)
+        return
+    # general case: treat a vector as a one-row (left) or one-column (right) matrix, then undo that
+    A2 = A[None, :] if A.ndim == 1 else A
+    B2 = B[:, None] if B.ndim == 1 else B
+    if B.ndim == 1: G = G[..., None]
+    if A.ndim == 1: G = G[..., None, :]
+    if a.requires_grad: _accumulate(a, _sum_to(G @ np.swapaxes(B2, -1, -2), A2).reshape(A.shape))
+    if b.requires_grad: _accumulate(b, _sum_to(np.swapaxes(A2, -1, -2) @ G, B2).reshape(B.shape))
+
+
+def _exp_rule(out: Value, g: Any) -> None:
+    _accumulate(out._a, g * out.data)
+
+
+def _log_rule(out: Value, g: Any) -> None:
+    _accumulate(out._a, g / out._a.data)
+
+
+def _tanh_rule(out: Value, g: Any) -> None:
+    t = out.data
+    _accumulate(out._a, g * (1.0 - t * t))
+
+
+def _sigmoid(z: Any) -> Any:
+    if type(z) is float:
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    with np.errstate(over="ignore"):
+        e = np.exp(-z)
+    e += 1.0
+    return np.reciprocal(e, out=e)
+
+
+def _sigmoid_rule(out: Value, g: Any) -> None:  # σ′(z) = σ(z)(1 − σ(z)): finite, even where σ saturates
+    s = out.data
+    _accumulate(out._a, g * s * (1.0 - s))
+
+
+def _relu_rule(out: Value, g: Any) -> None:
+    x = out._a.data
+    _accumulate(out._a, (g if x > 0 else 0.0) if type(x) is float else g * (x > 0))
+
+
+def _step_rule(out: Value, g: Any) -> None:
+    raise RuntimeError("backward: the perceptron's step function has derivative 0 almost everywhere, so no "
+                       "gradient flows through it; use sigmoid (Nielsen ch. 1) to learn by gradient descent")
+
+
+def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> np.ndarray:
+    """Broadcast a reduction's gradient back over the axes that were reduced."""
+    g = np.asarray(g)
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    full = np.empty_like(x)
+    full[...] = g
+    return full
+
+
+def _sum_rule(out: Value, g: Any) -> None:
+    x = out._a.data
+    axis, keepdims = out._ctx
+    _accumulate(out._a, g if type(x) is float else _expand(g, x, axis, keepdims))
+
+
+def _max_rule(out: Value, g: Any) -> None:
+    x = out._a.data
+    axis, keepdims = out._ctx
+    y = out.data if keepdims or axis is None else np.expand_dims(out.data, axis)
+    mask = x == y
+    share = mask / mask.sum(axis=axis, keepdims=True)
+    _accumulate(out._a, share * (g if keepdims or axis is None else np.expand_dims(g, axis)))
+
+
+def _reshape_rule(out: Value, g: Any) -> None:
+    x = out._a.data
+    _accumulate(out._a, float(np.sum(g)) if type(x) is float else np.reshape(g, x.shape))
+
+
+def _transpose_rule(out: Value, g: Any) -> None:
+    _accumulate(out._a, g if type(out._a.data) is float else np.transpose(g))
+
+
+def _getitem_rule(out: Value, g: Any) -> None:  # scatter g back; repeated indices add up
+    full = np.zeros_like(out._a.data)
+    np.add.at(full, out._ctx, g)
+    _accumulate(out._a, full)
+
+
+def _log_softmax_rule(out: Value, g: Any) -> None:  # ∂/∂z: g − softmax(z) Σ g
+    axis = out._ctx
+    _accumulate(out._a, g - np.exp(out.data) * np.sum(g, axis=axis, keepdims=True))
+
+
+def _softmax_rule(out: Value, g: Any) -> None:  # ∂/∂z: s ⊙ (g − Σ g s)
+    s, axis = out.data, out._ctx
+    _accumulate(out._a, s * (g - np.sum(g * s, axis=axis, keepdims=True)))
+
+
+# ---- the fused layer: z = a · wᵀ + b ----------------------------------------------------------------
+def linear(x: Any, weight: Value, bias: Value | None = None) -> Value:
+    """One layer's weighted input zˡ = aˡ⁻¹ wˡᵀ + bˡ (eq. 25, one row per example) as a single node.
+
+    `x` is (m, n_in) or (n_in,), `weight` is (n_out, n_in) — the book's wˡⱼₖ — and `bias` is (n_out,).
+    """
+    x, weight = _lift(x), _lift(weight)
+    X, W = x.data, weight.data
+    if type(X) is float or type(W) is float or X.ndim not in (1, 2) or W.ndim != 2 or X.shape[-1] != W.shape[1]:
+        raise ValueError(f"linear: input of shape {_shape(X)} does not fit weight of shape {_shape(W)} "
+                         f"(expected (m, {_shape(W)[-1] if _shape(W) else '?'}) or (n_in,))")
+    z = X @ W.T
+    if bias is not None:
+        if bias.shape != (W.shape[0],):
+            raise ValueError(f"linear: bias has shape {bias.shape}, expected ({W.shape[0]},) for weight {W.shape}")
+        z += bias.data
+    return _node(z, _linear_rule, x, weight, bias)
+
+
+def _linear_rule(out: Value, g: Any) -> None:
+    x, w, b = out._a, out._b, out._c
+    G = g if g.ndim == 2 else g[None, :]
+    X = x.data if x.data.ndim == 2 else x.data[None, :]
+    if b is not None and b.requires_grad: _accumulate(b, G.sum(axis=0))   # BP3: ∂C/∂bⱼ = δⱼ (summed over examples)
+    if w.requires_grad: _accumulate(w, G.T @ X)                           # BP4: ∂C/∂wⱼₖ = aₖ δⱼ
+    if x.requires_grad: _accumulate(x, (G @ w.data).reshape(x.data.shape))  # BP2's (wᵀ δ), before ⊙ σ′(z)
+
+
+# ---- helpers for backward() ---------------------------------------------------------------------------
+def _topological_order(root: Value) -> list[Value]:
+    """Nodes that need a gradient, each after all its inputs: an iterative depth-first search."""
+    order: list[Value] = []
+    seen = {id(root)}
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for p in (node._a, node._b, node._c):
+            if p is not None and p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                stack.append((p, False))
+    return order
+
+
+def _check_finite(node: Value) -> None:
+    for p in node._prev:
+        if p.grad is not None and not np.all(np.isfinite(p.grad)):
+            raise FloatingPointError(f"detect_anomaly: the backward of op {node.op!r} (node {node!r}) produced a "
+                                     f"non-finite gradient for its input {p!r}")
+
+
+def _check_axis(op: str, axis: Any, ndim: int) -> Any:
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {axis!r} is out of range for a Value with {ndim} dimension(s)")
+    normalized = tuple(int(a) % ndim for a in axes)
+    return normalized[0] if isinstance(axis, (int, np.integer)) else normalized
+
+
+_new = object.__new__
+for _rule, _symbol in [(_add_rule, "+"), (_sub_rule, "−"), (_mul_rule, "×"), (_div_rule, "÷"), (_neg_rule, "neg"),
+                       (_pow_rule, "**"), (_matmul_rule, "@"), (_exp_rule, "exp"), (_log_rule, "log"),
+                       (_tanh_rule, "tanh"), (_sigmoid_rule, "σ"), (_relu_rule, "relu"), (_step_rule, "step"),
+                       (_sum_rule, "Σ"), (_max_rule, "max"), (_reshape_rule, "reshape"), (_transpose_rule, "ᵀ"), (_getitem_rule, "[]"),
+                       (_log_softmax_rule, "log_softmax"), (_softmax_rule, "softmax"), (_linear_rule, "linear")]:
+    _rule.symbol = _symbol

@@ -1,0 +1,353 @@
+"""Nielsen's networks on `Value`: the tensor `MLP` (one node per layer), the scalar `ScalarMLP`
+(one node per weight, for drawing neuron by neuron) and the costs of chapters 1–3.
+
+Layout is the book's: a layer's ``weight`` is wˡ with shape (n_out, n_in), its ``bias`` bˡ has shape
+(n_out,), and an input batch has one row per example, so zˡ = aˡ⁻¹ wˡᵀ + bˡ and aˡ = σ(zˡ).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from .engine import Value, _accumulate, _node, _sigmoid_rule, _softmax_rule, linear, no_grad
+
+__all__ = ["Module", "Linear", "MLP", "Neuron", "Layer", "ScalarMLP", "quadratic_cost", "cross_entropy_cost",
+           "log_likelihood_cost", "ACTIVATIONS", "INITS", "COSTS"]
+
+ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    "sigmoid": Value.sigmoid,  # the book's neuron
+    "tanh": Value.tanh,
+    "relu": Value.relu,
+    "step": Value.step,        # the perceptron: forward only
+    "identity": lambda v: v,
+    "softmax": Value.softmax,  # output layer only, with log_likelihood_cost
+}
+INITS = ("normal", "scaled")  # ch. 1: w ~ N(0, 1); ch. 3: w ~ N(0, 1/n_in). Biases ~ N(0, 1) in both.
+
+
+class Module:
+    """Base class: finds the parameters (leaf Values) among its attributes, lists and sub-modules."""
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
+        for key, item in vars(self).items():
+            yield from _named(item, prefix + key)
+
+    def parameters(self) -> list[Value]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A plain dict name → copy of the parameter's array."""
+        return {name: np.array(p.data, copy=True) for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy arrays into the parameters in place; names and shapes must match exactly."""
+        params = dict(self.named_parameters())
+        missing, unexpected = sorted(set(params) - set(state)), sorted(set(state) - set(params))
+        if missing or unexpected:
+            raise ValueError(f"load_state_dict: missing parameters {missing}, unexpected {unexpected}")
+        for name, p in params.items():
+            arr = np.asarray(state[name])
+            if arr.shape != p.shape:
+                raise ValueError(f"load_state_dict: {name} has shape {arr.shape}, the model expects {p.shape}")
+            if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+                raise TypeError(f"load_state_dict: {name} has dtype {arr.dtype}, expected real numbers")
+            if type(p.data) is float:
+                p.data = float(arr)
+            else:
+                p.data[...] = arr
+
+    def _name_parameters(self) -> None:
+        """Give every parameter its place in the model as its name (shown by viz)."""
+        for name, p in self.named_parameters():
+            p.name = name
+
+
+def _named(item: Any, name: str) -> Iterator[tuple[str, Value]]:
+    if isinstance(item, Value):
+        if item.requires_grad and item.is_leaf:
+            yield name, item
+    elif isinstance(item, Module):
+        yield from item.named_parameters(name + ".")
+    elif isinstance(item, (list, tuple)):
+        for i, sub in enumerate(item):
+            yield from _named(sub, f"{name}.{i}")
+
+
+def _check_choice(kind: str, given: Any, valid: Sequence[str]) -> None:
+    if given not in valid:
+        raise ValueError(f"unknown {kind} {given!r}; valid: {', '.join(valid)}")
+
+
+def _init_weights(rng: np.random.Generator, init: str, n_out: int, n_in: int, dtype: Any) -> np.ndarray:
+    scale = 1.0 if init == "normal" else 1.0 / np.sqrt(n_in)
+    return (rng.standard_normal((n_out, n_in)) * scale).astype(dtype)
+
+
+def _check_sizes(sizes: Sequence[int]) -> list[int]:
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"sizes: need at least two layer sizes (inputs and outputs), got {sizes}")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s <= 0:
+            raise ValueError(f"sizes: every layer size must be a positive integer, got {s!r} in {sizes}")
+    return [int(s) for s in sizes]
+
+
+class Linear(Module):
+    """One layer of weighted inputs zˡ = aˡ⁻¹ wˡᵀ + bˡ; `weight` is (n_out, n_in), `bias` is (n_out,)."""
+
+    def __init__(self, n_in: int, n_out: int, init: str = "normal", rng: np.random.Generator | None = None,
+                 dtype: Any = np.float64) -> None:
+        _check_choice("init", init, INITS)
+        rng = rng if rng is not None else np.random.default_rng()
+        self.weight = Value(_init_weights(rng, init, n_out, n_in, dtype))
+        self.bias = Value(rng.standard_normal(n_out).astype(dtype))
+
+    def __call__(self, x: Value) -> Value:
+        return linear(x, self.weight, self.bias)
+
+
+class MLP(Module):
+    """Nielsen's feedforward network as one graph node per layer: ``MLP([784, 30, 10])``.
+
+    `net(x)` takes x of shape (m, n_in) — one row per example — or (n_in,) and returns the output
+    activations as a Value. `net.feedforward(x)` also returns every zˡ, whose ``.grad`` is δˡ after backward.
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", output_activation: str | None = None,
+                 init: str = "normal", seed: int | None = None, dtype: Any = np.float64) -> None:
+        self.sizes = _check_sizes(sizes)
+        _check_choice("activation", activation, [k for k in ACTIVATIONS if k != "softmax"])
+        _check_choice("output_activation", output_activation or activation, list(ACTIVATIONS))
+        _check_choice("init", init, INITS)
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"dtype must be a floating type, got {np.dtype(dtype)}")
+        self.activation, self.output_activation, self.init = activation, output_activation or activation, init
+        rng = np.random.default_rng(seed)
+        self.layers = [Linear(n_in, n_out, init, rng, dtype) for n_in, n_out in zip(self.sizes, self.sizes[1:])]
+        self._name_parameters()
+
+    def config(self) -> dict[str, Any]:
+        """The architecture as plain JSON-able data (saved beside the weights)."""
+        return {"sizes": self.sizes, "activation": self.activation,
+                "output_activation": self.output_activation, "init": self.init}
+
+    def feedforward(self, x: Any) -> tuple[list[Value], list[Value]]:
+        """Run the network, returning (zs, activations) with activations[0] the input (eq. 25)."""
+        a = self._input(x)
+        zs, activations = [], [a]
+        last = len(self.layers) - 1
+        for l, layer in enumerate(self.layers):
+            z = layer(a)
+            a = ACTIVATIONS[self.output_activation if l == last else self.activation](z)
+            zs.append(z)
+            activations.append(a)
+        return zs, activations
+
+    def __call__(self, x: Any) -> Value:
+        return self.feedforward(x)[1][-1]
+
+    def predict(self, x: Any) -> np.ndarray:
+        """The index of the most active output neuron for each example (the network's digit)."""
+        with no_grad():
+            return np.argmax(np.atleast_2d(self(x).data), axis=1)
+
+    def accuracy(self, x: Any, labels: Any) -> float:
+        """Fraction of examples whose prediction equals the label."""
+        return float(np.mean(self.predict(x) == np.asarray(labels)))
+
+    def _input(self, x: Any) -> Value:
+        if not isinstance(x, Value):
+            x = Value(x, requires_grad=False, name="x")
+        if x.ndim not in (1, 2) or x.shape[-1] != self.sizes[0]:
+            raise ValueError(f"MLP: input has shape {x.shape}, expected (m, {self.sizes[0]}) or ({self.sizes[0]},)")
+        if x.ndim == 2 and x.shape[0] == 0:
+            raise ValueError(f"MLP: input batch is empty (shape {x.shape})")
+        return x
+
+
+# ---- the scalar network: micrograd-style, one Value per weight ------------------------------------
+class Neuron(Module):
+    """One neuron: act(Σₖ wₖ xₖ + b) built from scalar Values, so its graph can be drawn weight by weight."""
+
+    def __init__(self, weights: Sequence[float], bias: float, activation: str = "sigmoid") -> None:
+        _check_choice("activation", activation, [k for k in ACTIVATIONS if k != "softmax"])
+        self.weights = [Value(float(w)) for w in weights]
+        self.bias = Value(float(bias))
+        self.activation = activation
+
+    def __call__(self, x: Sequence[Any]) -> Value:
+        if len(x) != len(self.weights):
+            raise ValueError(f"Neuron: got {len(x)} inputs, expected {len(self.weights)}")
+        z = self.bias
+        for w, xk in zip(self.weights, x):
+            z = z + w * xk
+        return ACTIVATIONS[self.activation](z)
+
+
+class Layer(Module):
+    """A list of neurons sharing the same inputs."""
+
+    def __init__(self, neurons: Sequence[Neuron]) -> None:
+        self.neurons = list(neurons)
+
+    def __call__(self, x: Sequence[Any]) -> list[Value]:
+        return [n(x) for n in self.neurons]
+
+
+class ScalarMLP(Module):
+    """The same network as `MLP`, one scalar Value per weight: slow, but every neuron shows in the graph.
+
+    Given equal weights it computes the same outputs and gradients as `MLP` (see `from_mlp` / `to_mlp`).
+    `net(x)` takes one example (a sequence of n_in numbers) and returns the list of output Values.
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", output_activation: str | None = None,
+                 init: str = "normal", seed: int | None = None) -> None:
+        self._template = MLP(sizes, activation, output_activation, init, seed)
+        self.sizes, self.activation = self._template.sizes, activation
+        self.output_activation = self._template.output_activation
+        if self.output_activation == "softmax":
+            raise ValueError("ScalarMLP: a softmax output is available in the tensor MLP only")
+        self.layers = self._layers_from(self._template)
+        self._name_parameters()
+
+    def _layers_from(self, mlp: MLP) -> list[Layer]:
+        last = len(mlp.layers) - 1
+        return [Layer([Neuron(layer.weight.data[j], layer.bias.data[j],
+                              self.output_activation if l == last else self.activation)
+                       for j in range(layer.weight.shape[0])])
+                for l, layer in enumerate(mlp.layers)]
+
+    @classmethod
+    def from_mlp(cls, mlp: MLP) -> "ScalarMLP":
+        """A scalar copy of a tensor MLP, with the same weights."""
+        net = cls.__new__(cls)
+        net.sizes, net.activation, net.output_activation = mlp.sizes, mlp.activation, mlp.output_activation
+        if net.output_activation == "softmax":
+            raise ValueError("ScalarMLP: a softmax output is available in the tensor MLP only")
+        net._template = mlp
+        net.layers = net._layers_from(mlp)
+        net._name_parameters()
+        return net
+
+    def to_mlp(self) -> MLP:
+        """A tensor MLP with this network's current weights."""
+        mlp = MLP(self.sizes, self.activation, self.output_activation, self._template.init)
+        for layer, tensor_layer in zip(self.layers, mlp.layers):
+            tensor_layer.weight.data[...] = [[w.data for w in n.weights] for n in layer.neurons]
+            tensor_layer.bias.data[...] = [n.bias.data for n in layer.neurons]
+        return mlp
+
+    def __call__(self, x: Sequence[Any]) -> list[Value]:
+        if len(x) != self.sizes[0]:
+            raise ValueError(f"ScalarMLP: got {len(x)} inputs, expected {self.sizes[0]}")
+        a = list(x)
+        for layer in self.layers:
+            a = layer(a)
+        return a
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
+        yield from _named(self.layers, prefix + "layers")
+
+
+# ---- costs: each a single graph node whose backward is ∇ₐC (or δᴸ directly) ------------------------
+COSTS = ("quadratic", "cross-entropy", "log-likelihood")
+
+
+def _targets(a: Value, y: Any, cost: str) -> np.ndarray:
+    """Targets as an array shaped like `a`: one-hot rows as given, or integer labels turned one-hot."""
+    y = y.data if isinstance(y, Value) else y
+    y = np.asarray(y)
+    shape = a.shape
+    if y.shape == shape and y.dtype.kind in "fiub":
+        return y.astype(a.dtype, copy=False)
+    if y.dtype.kind in "iu" and len(shape) >= 1 and y.shape == shape[:-1]:
+        k = shape[-1]
+        if y.size and (y.min() < 0 or y.max() >= k):
+            bad = y[(y < 0) | (y >= k)].flat[0]
+            raise ValueError(f"{cost}: label {bad} is out of range for {k} output neurons")
+        onehot = np.zeros(shape, dtype=a.dtype)
+        np.put_along_axis(onehot, y[..., None], 1.0, axis=-1)
+        return onehot
+    raise ValueError(f"{cost}: targets of shape {y.shape} (dtype {y.dtype}) do not match outputs of shape {shape}; "
+                     f"expected {shape} (one-hot) or {shape[:-1]} (integer labels)")
+
+
+def _batch_size(a: Value) -> int:
+    return a.shape[0] if a.ndim == 2 else 1
+
+
+def quadratic_cost(a: Value, y: Any) -> Value:
+    """C = 1/(2m) Σₓ ‖y(x) − aᴸ(x)‖² (eq. 6, averaged over the mini-batch); its gradient is (aᴸ − y)/m."""
+    y = _targets(a, y, "quadratic_cost")
+    diff = a.data - y
+    return _node(0.5 / _batch_size(a) * float(np.vdot(diff, diff)), _quadratic_rule, a, ctx=diff)
+
+
+def _quadratic_rule(out: Value, g: Any) -> None:
+    _accumulate(out._a, out._ctx * (g / _batch_size(out._a)))  # ∇ₐC, the first factor of BP1
+
+
+def cross_entropy_cost(a: Value, y: Any) -> Value:
+    """C = −1/m Σₓ Σⱼ [yⱼ ln aⱼ + (1 − yⱼ) ln(1 − aⱼ)] (eq. 63) for sigmoid outputs.
+
+    When `a` is σ(zᴸ) the cost is computed from zᴸ as Σ [softplus(z) − y z], which stays finite when a
+    neuron saturates, and the gradient flows straight to zᴸ as δᴸ = aᴸ − y (eq. 66).
+    """
+    y = _targets(a, y, "cross_entropy_cost")
+    m = _batch_size(a)
+    if a._rule is _sigmoid_rule:
+        z = a._a.data
+        softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+        return _node(float(np.sum(softplus - y * z)) / m, _output_delta_rule, a._a, ctx=(a.data, y))
+    p = np.asarray(a.data)
+    tiny = np.finfo(p.dtype).tiny
+    value = -np.sum(y * np.log(np.maximum(p, tiny)) + (1 - y) * np.log(np.maximum(1 - p, tiny))) / m
+    return _node(float(value), _cross_entropy_rule, a, ctx=y)
+
+
+def _output_delta_rule(out: Value, g: Any) -> None:  # for σ with cross-entropy and softmax with log-likelihood
+    a, y = out._ctx
+    _accumulate(out._a, (a - y) * (g / _batch_size(out._a)))  # δᴸ = aᴸ − y
+
+
+def _cross_entropy_rule(out: Value, g: Any) -> None:
+    a, y = out._a.data, out._ctx
+    _accumulate(out._a, (a - y) / (a * (1 - a)) * (g / _batch_size(out._a)))
+
+
+def log_likelihood_cost(a: Value, y: Any) -> Value:
+    """C = −1/m Σₓ ln aᴸ_y(x) (eq. 80) for softmax outputs; from zᴸ when `a` is softmax(zᴸ): δᴸ = aᴸ − y."""
+    y = _targets(a, y, "log_likelihood_cost")
+    m = _batch_size(a)
+    if a._rule is _softmax_rule:
+        z = a._a.data
+        shifted = z - z.max(axis=-1, keepdims=True)
+        log_a = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        return _node(-float(np.sum(y * log_a)) / m, _output_delta_rule, a._a, ctx=(a.data, y))
+    p = np.asarray(a.data)
+    value = -np.sum(y * np.log(np.maximum(p, np.finfo(p.dtype).tiny))) / m
+    return _node(float(value), _log_likelihood_rule, a, ctx=y)
+
+
+def _log_likelihood_rule(out: Value, g: Any) -> None:
+    _accumulate(out._a, -out._ctx / out._a.data * (g / _batch_size(out._a)))
+
+
+_quadratic_rule.symbol = "quadratic cost"
+_output_delta_rule.symbol = "cost (from zᴸ)"
+_cross_entropy_rule.symbol = "cross-entropy"
+_log_likelihood_rule.symbol = "log-likelihood"
+
+
+def cost_function(name: str) -> Callable[[Value, Any], Value]:
+    """The cost function called `name` (one of COSTS)."""
+    _check_choice("cost", name, COSTS)
+    return {"quadratic": quadratic_cost, "cross-entropy": cross_entropy_cost,
+            "log-likelihood": log_likelihood_cost}[name]

@@ -1,0 +1,65 @@
+"""Mini-batch stochastic gradient descent (Nielsen eq. 20–21, with ch. 3's momentum and L2 weight decay)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from .engine import Value
+
+__all__ = ["SGD"]
+
+
+class SGD:
+    """Gradient descent on `params`: ``step()`` does w → w − η ∂C/∂w for each parameter.
+
+    The costs in `tinygrad_nn.nn` are means over the mini-batch, C = (1/m) Σⱼ C_Xⱼ, so one step is exactly
+    eq. 20–21: w → w − (η/m) Σⱼ ∂C_Xⱼ/∂w and b → b − (η/m) Σⱼ ∂C_Xⱼ/∂b, with η = `lr`.
+
+    `momentum` μ is ch. 3's momentum-based descent: v → μv − η∇C, w → w + v.
+    `weight_decay` is ch. 3's L2 term λ/n (λ the regularization parameter, n the size of the whole training
+    set): it adds (λ/n) w to each weight's gradient, i.e. w → (1 − ηλ/n) w − η ∂C₀/∂w (eq. 93). As in the
+    book, parameters named ``…bias`` are not decayed.
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        self.params = list(params)
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value) or not p.requires_grad or not p.is_leaf:
+                raise TypeError(f"SGD: parameter {i} is not a leaf Value that requires a gradient: {p!r}")
+        if not self.params:
+            raise ValueError("SGD: got an empty parameter list")
+        for name, value, ok, expected in [("lr", lr, lambda v: v > 0, "a positive number"),
+                                          ("momentum", momentum, lambda v: 0 <= v < 1, "in [0, 1)"),
+                                          ("weight_decay", weight_decay, lambda v: v >= 0, "non-negative")]:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or not ok(value):
+                raise ValueError(f"SGD: {name} must be {expected}, got {value!r}")
+        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        self._decay = [weight_decay > 0 and not (p.name or "").endswith("bias") for p in self.params]
+        self._velocity: list = [None] * len(self.params)
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place (arrays keep their identity)."""
+        lr, mu = self.lr, self.momentum
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            if self._decay[i]:
+                g = g + self.weight_decay * p.data
+            if mu:
+                v = self._velocity[i]
+                v = -lr * g if v is None else mu * v - lr * g
+                self._velocity[i] = v
+                update = v
+            else:
+                update = -lr * g
+            if type(p.data) is float:
+                p.data = p.data + float(update)
+            else:
+                p.data += update
+
+    def zero_grad(self) -> None:
+        """Forget the gradients (leaf gradients accumulate across backward calls until this)."""
+        for p in self.params:
+            p.grad = None
