@@ -39,7 +39,7 @@ __all__ = [
     "mini_batches",
 ]
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, os.PathLike]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 SOURCES = ("digits", "fashion-mnist", "<directory of IDX files>", "<file.pkl or file.pkl.gz>")

@@ -1,0 +1,217 @@
+"""The command line: ``python -m tinygrad_nn train | evaluate | check | graph`` (also ``tinygrad-nn``).
+
+A user's mistake (a bad option, a missing or corrupt file) prints one line and exits with 2 (usage)
+or 1 (data); a traceback appears only for a real bug, and only with ``--debug``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+import numpy as np
+
+from . import data as datasets
+from .data import DataError
+
+EXIT_DATA, EXIT_USAGE, EXIT_BUG = 1, 2, 3
+
+
+class UsageError(Exception):
+    """A bad command-line value (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of argparse's usage dump
+        raise UsageError(message)
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sizes {text!r}: expected comma-separated integers like 64,30,10") from None
+    if len(sizes) < 2 or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError(f"--sizes {text!r}: need at least two positive layer sizes")
+    return sizes
+
+
+def _positive(kind: type) -> callable:
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not value > 0 or (kind is float and not np.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+        return value
+    return parse
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value >= 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative number")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .nn import ACTIVATIONS, COSTS, INITS
+
+    parser = _Parser(prog="tinygrad-nn", description="Nielsen's network on an exact autograd engine.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def data_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", default="digits",
+                       help="digits (embedded, default) | fashion-mnist | a directory of IDX files | a .pkl.gz")
+        p.add_argument("--allow-pickle", action="store_true",
+                       help="allow reading Nielsen's mnist.pkl.gz (unpickling runs code: only for files you trust)")
+        p.add_argument("--validation-size", type=int, default=None,
+                       help="examples carved from training for validation (IDX data; default 10000)")
+
+    t = commands.add_parser("train", help="train an MLP by mini-batch SGD and report accuracy")
+    data_options(t)
+    t.add_argument("--sizes", type=_sizes, default=None, help="layer widths, e.g. 64,30,10 (default: n_in,30,classes)")
+    t.add_argument("--epochs", type=_positive(int), default=30)
+    t.add_argument("--batch-size", type=_positive(int), default=10, help="mini-batch size m")
+    t.add_argument("--lr", type=_positive(float), default=3.0, help="learning rate η")
+    t.add_argument("--cost", choices=("quadratic", "cross-entropy"), default="quadratic")
+    t.add_argument("--activation", choices=[a for a in ACTIVATIONS if a not in ("softmax", "step", "identity")],
+                   default="sigmoid")
+    t.add_argument("--init", choices=INITS, default="normal", help="normal: N(0,1) (ch. 1); scaled: N(0,1/n_in) (ch. 3)")
+    t.add_argument("--momentum", type=_non_negative, default=0.0)
+    t.add_argument("--weight-decay", type=_non_negative, default=0.0, help="L2 term λ/n (ch. 3)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    t.add_argument("--save", metavar="PATH", help="save the model (.npz) after every epoch, atomically")
+    t.add_argument("--history", metavar="PATH", help="write per-epoch figures as .json or .csv")
+    t.add_argument("--quiet", action="store_true", help="print only the final line")
+
+    e = commands.add_parser("evaluate", help="accuracy of a saved model")
+    e.add_argument("--model", required=True, metavar="PATH")
+    data_options(e)
+
+    c = commands.add_parser("check", help="autodiff gradients against BP1–BP4 and finite differences")
+    c.add_argument("--sizes", type=_sizes, default=[784, 30, 10])
+    c.add_argument("--cost", choices=("quadratic", "cross-entropy"), default="quadratic")
+    c.add_argument("--batch", type=_positive(int), default=10)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--tolerance", type=_positive(float), default=1e-9)
+
+    commands.add_parser("graph", help="render a computation graph or a network (see: graph --help)", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        if argv and argv[0] == "graph" or argv[:2] == ["--debug", "graph"]:
+            from viz.cli import main as graph_main  # the application layer may use viz; the library never does
+            rest = argv[argv.index("graph") + 1:]
+            return graph_main(rest)
+        args = build_parser().parse_args(argv)
+        return {"train": _train, "evaluate": _evaluate, "check": _check}[args.command](args)
+    except UsageError as exc:
+        print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (DataError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except ArithmeticError as exc:  # DivergenceError
+        print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except KeyboardInterrupt:
+        print("tinygrad-nn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"tinygrad-nn: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_BUG
+
+
+def _load(args: argparse.Namespace) -> datasets.Splits:
+    return datasets.load(args.data, allow_pickle=args.allow_pickle, validation_size=args.validation_size)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .nn import MLP
+    from .train import DivergenceError, EpochRecord, train, write_history
+
+    splits = _load(args)
+    n_in = splits.training.x.shape[1]
+    sizes = args.sizes or [n_in, 30, splits.n_classes]
+    if sizes[0] != n_in:
+        raise UsageError(f"--sizes {','.join(map(str, sizes))}: the first width must be {n_in}, "
+                         f"the number of pixels in {splits.name}")
+    if sizes[-1] != splits.n_classes:
+        raise UsageError(f"--sizes {','.join(map(str, sizes))}: the last width must be {splits.n_classes}, "
+                         f"the number of classes in {splits.name}")
+    if args.history and not args.history.lower().endswith((".json", ".csv")):
+        raise UsageError(f"--history {args.history}: use a .json or .csv file name")
+    net = MLP(sizes, activation=args.activation, init=args.init, seed=args.seed, dtype=np.dtype(args.dtype))
+    say = (lambda *a, **k: None) if args.quiet else print
+    say(f"training {sizes} on {splits.name}: {len(splits.training)} training, {len(splits.validation)} validation, "
+        f"{len(splits.test)} test images; {args.cost} cost, η = {args.lr}, mini-batch {args.batch_size}, "
+        f"{args.epochs} epochs")
+
+    def report(r: EpochRecord) -> None:
+        val = "" if r.validation_accuracy is None else f"  validation {r.validation_accuracy:6.2%}"
+        say(f"epoch {r.epoch:3d}/{args.epochs}  cost {r.training_cost:.4f}{val}  test {r.test_accuracy:6.2%}  "
+            f"{r.seconds:.2f} s", flush=True)
+
+    start = time.perf_counter()
+    history: list[EpochRecord] = []
+    try:
+        train(net, splits, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cost=args.cost,
+              momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed, save_path=args.save,
+              progress=not args.quiet, on_epoch=lambda r: (history.append(r), report(r)))
+    except DivergenceError:
+        if args.save and history:
+            print(f"tinygrad-nn: {args.save} keeps the model of epoch {history[-1].epoch}, the last good one",
+                  file=sys.stderr)
+        raise
+    finally:
+        if args.history and history:
+            write_history(history, args.history)
+    if args.save:
+        say(f"saved the model to {args.save}")
+    if history[-1].test_accuracy <= 1.5 / splits.n_classes:
+        print(f"tinygrad-nn: accuracy is at chance level: the neurons may have saturated; try a smaller --lr "
+              f"than {args.lr} (Nielsen ch. 1: η = 100 gives 9.8%)", file=sys.stderr)
+    print(f"test accuracy: {history[-1].test_accuracy:.1%}  ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .train import load_model
+
+    net = load_model(args.model)
+    splits = _load(args)
+    if splits.test.x.shape[1] != net.sizes[0]:
+        raise DataError(f"model {args.model} takes {net.sizes[0]} inputs but {splits.name} images have "
+                        f"{splits.test.x.shape[1]} pixels")
+    for name, part in (("validation", splits.validation), ("test", splits.test)):
+        if len(part):
+            print(f"{name} accuracy: {net.accuracy(part.x, part.y):.1%}  ({len(part)} images of {splits.name})")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .compare import compare_gradients
+    from .nn import MLP
+
+    rng = np.random.default_rng(args.seed)
+    net = MLP(args.sizes, seed=args.seed)
+    x = rng.random((args.batch, args.sizes[0]))
+    y = rng.integers(0, args.sizes[-1], size=args.batch)
+    report = compare_gradients(net, x, y, cost=args.cost, tolerance=args.tolerance, seed=args.seed)
+    print(report)
+    return 0 if report.ok else 1

@@ -1,0 +1,131 @@
+"""`compare_gradients`: the engine's gradients against the closed-form BP1–BP4 and finite differences.
+
+This is the project's signature check: for every layer l it puts δˡ (read from the graph as ∂C/∂zˡ),
+∂C/∂bˡ and ∂C/∂wˡ from reverse-mode autodiff next to the same quantities from `tinygrad_nn.backprop`,
+computed on the same weights, and samples a few weights for central finite differences.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import backprop as closed_form
+from .nn import MLP, cost_function
+
+__all__ = ["Comparison", "GradientReport", "compare_gradients"]
+
+
+@dataclass
+class Comparison:
+    """One quantity of one layer: the largest absolute and (normwise) relative error, and where."""
+    layer: int          # the book's numbering: the first weight layer is l = 2
+    quantity: str       # "δ", "∂C/∂b", "∂C/∂w" or "finite diff ∂C/∂w" …
+    max_abs: float
+    max_rel: float
+    worst: tuple
+    autodiff: float
+    reference: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.isfinite(self.max_rel) and self.max_rel <= self.tolerance)
+
+
+@dataclass
+class GradientReport:
+    """All comparisons; `ok` when every relative error is within its tolerance. Prints as a table."""
+    sizes: list[int]
+    cost: str
+    batch: int
+    rows: list[Comparison] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+    def __str__(self) -> str:
+        head = f"{'l':>2}  {'quantity':<17} {'max |abs err|':>13} {'max rel err':>11}  {'worst':<10} " \
+               f"{'autodiff':>13} {'reference':>13}  ok"
+        lines = [f"gradients of the {self.cost} cost, network {self.sizes}, mini-batch of {self.batch}: "
+                 f"autodiff vs BP1–BP4 (closed form) and finite differences", head, "-" * len(head)]
+        for r in self.rows:
+            worst = ",".join(str(i) for i in r.worst)
+            lines.append(f"{r.layer:>2}  {r.quantity:<17} {r.max_abs:13.3e} {r.max_rel:11.3e}  {worst:<10} "
+                         f"{r.autodiff:13.6e} {r.reference:13.6e}  {'yes' if r.ok else 'NO'}")
+        lines.append("agreement: all within tolerance" if self.ok else "DISAGREEMENT: see the rows marked NO")
+        return "\n".join(lines)
+
+
+def _compare(layer: int, quantity: str, autodiff: np.ndarray, reference: np.ndarray, tol: float,
+             floor: float = 0.0) -> Comparison:
+    """Normwise relative error max|a − r| / max(max|r|, floor): robust where single elements are ~0;
+    `floor` keeps the noise of finite differences on tiny gradients from counting as a relative error."""
+    diff = np.abs(autodiff - reference)
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size else ()
+    scale = max(float(np.max(np.abs(reference))) if reference.size else 0.0, floor)
+    max_abs = float(diff.max()) if diff.size else 0.0
+    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
+    return Comparison(layer, quantity, max_abs, max_rel, tuple(int(i) for i in worst),
+                      float(autodiff[worst]) if diff.size else 0.0, float(reference[worst]) if diff.size else 0.0, tol)
+
+
+def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tolerance: float = 1e-9,
+                      fd_samples: int = 5, fd_eps: float = 1e-6, fd_tolerance: float = 1e-4,
+                      seed: int = 0) -> GradientReport:
+    """Compare the autodiff gradients of `net` on the mini-batch (x, y) with BP1–BP4 and finite differences.
+
+    Works for the book's networks: sigmoid in every layer, quadratic or cross-entropy cost. The autodiff
+    δˡ is m · zˡ.grad (the graph holds ∂C/∂zˡ of the batch-mean cost; the book's δˡ is per example).
+    Autodiff and BP1–BP4 must agree to `tolerance` (normwise relative, float64); finite differences on
+    `fd_samples` random weights and biases per layer to `fd_tolerance` (relative to max(|gradient|, 1e-4)).
+    """
+    if net.activation != "sigmoid" or net.output_activation != "sigmoid":
+        raise ValueError(f"compare_gradients: BP1–BP4 here are for sigmoid networks; this one uses "
+                         f"{net.activation}/{net.output_activation}")
+    if cost not in closed_form.COSTS:
+        raise ValueError(f"compare_gradients: unknown cost {cost!r}; valid: {', '.join(closed_form.COSTS)}")
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    y = np.asarray(y)
+    m = x.shape[0]
+    cost_fn = cost_function(cost)
+
+    net.zero_grad()
+    zs, activations = net.feedforward(x)
+    c = cost_fn(activations[-1], y)
+    c.backward()
+
+    weights = [layer.weight.data.astype(np.float64) for layer in net.layers]
+    biases = [layer.bias.data.astype(np.float64) for layer in net.layers]
+    ref = closed_form.backprop(weights, biases, x, y, cost=cost)
+
+    report = GradientReport(net.sizes, cost, m)
+    rng = np.random.default_rng(seed)
+    for i, layer in enumerate(net.layers):
+        l = i + 2
+        report.rows.append(_compare(l, "δ (BP1/BP2)", m * zs[i].grad, ref.deltas[i], tolerance))
+        report.rows.append(_compare(l, "∂C/∂b (BP3)", layer.bias.grad, ref.nabla_b[i], tolerance))
+        report.rows.append(_compare(l, "∂C/∂w (BP4)", layer.weight.grad, ref.nabla_w[i], tolerance))
+        for name, param in (("w", layer.weight), ("b", layer.bias)):
+            picks = [tuple(rng.integers(0, n) for n in param.shape) for _ in range(fd_samples)]
+            numeric = np.array([_central_difference(net, cost_fn, x, y, param, k, fd_eps) for k in picks])
+            autodiff = np.array([param.grad[k] for k in picks])
+            report.rows.append(_compare(l, f"finite diff ∂C/∂{name}", autodiff, numeric, fd_tolerance, floor=1e-4))
+            report.rows[-1].worst = picks[report.rows[-1].worst[0]]
+    return report
+
+
+def _central_difference(net: MLP, cost_fn: Any, x: np.ndarray, y: np.ndarray, param: Any, index: tuple,
+                        eps: float) -> float:
+    """(C(w + ε) − C(w − ε)) / 2ε, with the graph built as in training so the costs take the same path."""
+    saved = param.data[index]
+    values = []
+    try:
+        for shift in (eps, -eps):
+            param.data[index] = saved + shift
+            values.append(cost_fn(net(x), y).data)
+    finally:
+        param.data[index] = saved
+    return (values[0] - values[1]) / (2 * eps)
