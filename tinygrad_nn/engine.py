@@ -132,18 +132,8 @@ def _lift(x: Any) -> "Value":
     return x if isinstance(x, Value) else Value(x, requires_grad=False)
 
 
-def _binary(name: str, symbol: str, fn: Callable, a: Any, b: Any) -> Any:
-    """Apply numpy's broadcasting op `fn`, turning its shape error into one that names both shapes."""
-    try:
-        return fn(a, b)
-    except ValueError:
-        raise ValueError(f"{name}: shapes {_shape(a)} {symbol} {_shape(b)} cannot be broadcast together") from None
-
-
-def _add(x, y): return x + y
-def _sub(x, y): return x - y
-def _mul(x, y): return x * y
-def _div(x, y): return x / y
+def _broadcast_error(op: str, symbol: str, a: Any, b: Any) -> ValueError:
+    return ValueError(f"{op}: shapes {_shape(a)} {symbol} {_shape(b)} cannot be broadcast together")
 
 
 class Value:
@@ -225,27 +215,47 @@ class Value:
 
     # ---- arithmetic: each op, then its derivative -----------------------------------------------
     def __add__(self, other: Any) -> "Value":
-        other = _lift(other)
-        return _node(_binary("add", "+", _add, self.data, other.data), _add_rule, self, other)
+        other = other if type(other) is Value else _lift(other)
+        try:
+            data = self.data + other.data
+        except ValueError:
+            raise _broadcast_error("add", "+", self.data, other.data) from None
+        return _node(data, _add_rule, self, other)
 
     def __mul__(self, other: Any) -> "Value":
-        other = _lift(other)
-        return _node(_binary("mul", "*", _mul, self.data, other.data), _mul_rule, self, other)
+        other = other if type(other) is Value else _lift(other)
+        try:
+            data = self.data * other.data
+        except ValueError:
+            raise _broadcast_error("mul", "*", self.data, other.data) from None
+        return _node(data, _mul_rule, self, other)
 
     def __sub__(self, other: Any) -> "Value":
-        other = _lift(other)
-        return _node(_binary("sub", "-", _sub, self.data, other.data), _sub_rule, self, other)
+        other = other if type(other) is Value else _lift(other)
+        try:
+            data = self.data - other.data
+        except ValueError:
+            raise _broadcast_error("sub", "-", self.data, other.data) from None
+        return _node(data, _sub_rule, self, other)
 
     def __truediv__(self, other: Any) -> "Value":
-        other = _lift(other)
-        return _node(_binary("div", "/", _div, self.data, other.data), _div_rule, self, other)
+        other = other if type(other) is Value else _lift(other)
+        try:
+            data = self.data / other.data
+        except ValueError:
+            raise _broadcast_error("div", "/", self.data, other.data) from None
+        return _node(data, _div_rule, self, other)
 
     def __neg__(self) -> "Value":
         return _node(-self.data, _neg_rule, self)
 
     def __pow__(self, other: Any) -> "Value":
-        other = _lift(other)
-        return _node(_pow(self.data, other.data), _pow_rule, self, other)
+        other = other if type(other) is Value else _lift(other)
+        try:
+            data = _pow(self.data, other.data)
+        except ValueError:
+            raise _broadcast_error("pow", "**", self.data, other.data) from None
+        return _node(data, _pow_rule, self, other)
 
     def __radd__(self, other: Any) -> "Value": return _lift(other) + self
     def __rsub__(self, other: Any) -> "Value": return _lift(other) - self
@@ -392,13 +402,10 @@ class Value:
                 raise ValueError(f"backward: grad has shape {_shape(grad)}, the output has shape {self.shape}")
             if type(self.data) is not float:
                 grad = np.asarray(grad, dtype=self.data.dtype)
-        order = _topological_order(self)
-        for node in order:
-            if node._a is not None:
-                node.grad = None  # intermediate: recomputed, never double-counted
+        order = _topological_order(self) if self._a is not None else []
         _accumulate(self, grad)
         for node in reversed(order):
-            if node._a is not None and node.grad is not None:
+            if node.grad is not None:
                 node._rule(node, node.grad)
                 if _anomaly:
                     _check_finite(node)
@@ -588,20 +595,28 @@ def _linear_rule(out: Value, g: Any) -> None:
 
 # ---- helpers for backward() ---------------------------------------------------------------------------
 def _topological_order(root: Value) -> list[Value]:
-    """Nodes that need a gradient, each after all its inputs: an iterative depth-first search."""
+    """The non-leaf nodes above `root`, each after all of its inputs (iterative depth-first post-order).
+
+    A node is expanded once; `None` on the stack marks "all inputs of the node below are done".
+    Leaves are never pushed: they have no rule to run. Each expanded node's old gradient is cleared.
+    """
     order: list[Value] = []
-    seen = {id(root)}
-    stack = [(root, False)]
+    expanded: set[Value] = set()
+    stack: list[Any] = [root]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+        node = stack.pop()
+        if node is None:
+            order.append(stack.pop())
             continue
-        stack.append((node, True))
+        if node in expanded:
+            continue
+        expanded.add(node)
+        node.grad = None  # an intermediate: recomputed, never double-counted
+        stack.append(node)
+        stack.append(None)
         for p in (node._a, node._b, node._c):
-            if p is not None and p.requires_grad and id(p) not in seen:
-                seen.add(id(p))
-                stack.append((p, False))
+            if p is not None and p._a is not None and p not in expanded:
+                stack.append(p)
     return order
 
 
