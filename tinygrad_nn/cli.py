@@ -60,7 +60,7 @@ def _non_negative(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .nn import ACTIVATIONS, COSTS, INITS
+    from .nn import ACTIVATIONS, INITS
 
     parser = _Parser(prog="tinygrad-nn", description="Nielsen's network on an exact autograd engine.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")

@@ -1,7 +1,7 @@
 """`gradcheck`: autodiff gradients against central finite differences, like `torch.autograd.gradcheck`."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 

@@ -17,11 +17,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .data import DataError, Splits, mini_batches
-from .engine import no_grad
-from .nn import COSTS, MLP, cost_function
+from .nn import MLP, cost_function
 from .optim import SGD
 
-__all__ = ["EpochRecord", "DivergenceError", "train", "save_model", "load_model", "write_history"]
+__all__ = ["EpochRecord", "DivergenceError", "train", "save_model", "load_model", "model_metadata", "write_history"]
 
 MODEL_FORMAT = "tinygrad_nn.mlp/1"
 
@@ -181,5 +180,3 @@ def write_history(history: Sequence[EpochRecord], path: str | os.PathLike) -> No
         raise ValueError(f"--history {path}: unknown extension {path.suffix!r}; use .json or .csv")
     path.write_text(text)
 
-
-__all__ += ["model_metadata", "COSTS"]

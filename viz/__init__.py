@@ -1,0 +1,21 @@
+"""viz: pictures of tinygrad_nn graphs and networks, drawn with Graphviz.
+
+- `draw_graph(root)`: the computation graph of a `Value` (micrograd style: a box per Value with its name,
+  data and grad, an ellipse per op), collapsed per neuron / layer / chain when it is large.
+- `draw_network(mlp)`: Nielsen's diagram of the layers of neurons, edges coloured by the weight's sign,
+  optionally annotated with each neuron's δ and the saturated neurons highlighted.
+- `render(graph, path)`: write svg, png, pdf (needs Graphviz's `dot`) or the dot source, chosen by extension.
+
+Both drawing functions return a `graphviz.Digraph`, which displays inline in Jupyter.
+"""
+try:
+    import graphviz  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without the optional dependency
+    raise ImportError("viz needs the graphviz Python package: pip install 'tinygrad_nn[viz]' "
+                      "(and Graphviz's dot program to render: apt-get install graphviz)") from exc
+
+from .graph import draw_graph
+from .network import draw_network
+from .render import FORMATS, GraphvizNotFoundError, render
+
+__all__ = ["draw_graph", "draw_network", "render", "FORMATS", "GraphvizNotFoundError"]

@@ -1,0 +1,74 @@
+"""Shared look of the pictures: palette, fonts, number formatting and the legend note node."""
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+FONT = "Helvetica,Arial,sans-serif"  # SVG viewers fall back along the list; Graphviz's fontconfig does too
+
+# fill colours, one per kind of node
+PARAM_FILL = "#d6e6ff"     # a parameter: a leaf that requires a gradient
+INPUT_FILL = "#e9ecef"     # an input or constant: a leaf that does not
+VALUE_FILL = "#ffffff"     # an intermediate value
+OUTPUT_FILL = "#ffd97a"    # the output (the root that was drawn)
+OP_FILL = "#f3efff"        # an op node
+GROUP_FILL = "#e3f4e1"     # a collapsed group (a neuron, a layer)
+SUMMARY_FILL = "#fff6d6"   # a collapsed chain, subtree or depth band
+LINE = "#495057"           # outlines and edges
+MUTED = "#868e96"          # secondary text
+
+POSITIVE = "#2f6fdf"       # a positive weight
+NEGATIVE = "#e03131"       # a negative weight
+SATURATED = "#fd7e14"      # the border of a saturated neuron
+
+GRAPH_ATTR = {"fontname": FONT, "fontsize": "11", "bgcolor": "white", "pad": "0.2"}
+NODE_ATTR = {"fontname": FONT, "fontsize": "10", "color": LINE, "penwidth": "0.8"}
+EDGE_ATTR = {"fontname": FONT, "fontsize": "9", "color": LINE, "arrowsize": "0.6", "penwidth": "0.8"}
+
+
+def fmt_number(x: float) -> str:
+    """A number in at most ~10 characters: 4 decimals in [0.001, 10⁴), scientific notation outside."""
+    x = float(x)
+    if x == 0.0 or (math.isfinite(x) and 1e-3 <= abs(x) < 1e4):
+        return f"{x:.4f}"
+    return f"{x:.3e}" if math.isfinite(x) else str(x)
+
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    """`5×3` for a matrix, `(3)` for a vector."""
+    return "×".join(map(str, shape)) if len(shape) != 1 else f"({shape[0]})"
+
+
+def fmt_array(data: Any) -> str:
+    """A scalar's value, or a tensor's shape with its mean: `0.8731`, `5×3 · mean 0.4100`."""
+    if type(data) is float or np.ndim(data) == 0:
+        return fmt_number(float(data))
+    data = np.asarray(data)
+    if data.size == 0:
+        return f"{fmt_shape(data.shape)} · empty"
+    return f"{fmt_shape(data.shape)} · mean {fmt_number(float(np.mean(data)))}"
+
+
+def legend_label(title: str, rows: Sequence[tuple[str, str, str]]) -> str:
+    """An HTML-like label: a small table of (fill colour, border style, text) rows under a title.
+
+    A fill of 'line:COLOUR' draws an arrow in that colour instead of a swatch, an empty fill no swatch;
+    the border style is '' (a thin outline) or 'bold' (a thick `SATURATED` border).
+    """
+    cells = []
+    for fill, border, text in rows:
+        if border == "bold":
+            swatch = f'<TD BGCOLOR="{fill}" BORDER="3" COLOR="{SATURATED}" WIDTH="18" HEIGHT="12"></TD>'
+        elif fill.startswith("line:"):
+            swatch = (f'<TD BORDER="0" WIDTH="18"><FONT COLOR="{fill[5:]}" POINT-SIZE="14"><B>⟶</B></FONT></TD>')
+        elif not fill:
+            swatch = '<TD BORDER="0"></TD>'
+        else:
+            swatch = f'<TD BGCOLOR="{fill}" BORDER="1" COLOR="{LINE}" WIDTH="18" HEIGHT="12"></TD>'
+        cells.append(f'<TR>{swatch}<TD ALIGN="LEFT" BORDER="0">{html.escape(text)}</TD></TR>')
+    return (f'<<TABLE BORDER="1" COLOR="#ced4da" CELLBORDER="0" CELLSPACING="3" CELLPADDING="2" BGCOLOR="#fcfcfd">'
+            f'<TR><TD COLSPAN="2" ALIGN="LEFT" BORDER="0"><B>{html.escape(title)}</B></TD></TR>'
+            f'{"".join(cells)}</TABLE>>')

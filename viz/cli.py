@@ -1,0 +1,179 @@
+"""The `graph` command: draw a small network's computation graph, or a network diagram, to a file.
+
+    python -m viz graph --sizes 2,3,1 [--scalar] [--seed 0] [--cost quadratic] -o graph.svg
+    python -m viz graph --network --model model.npz -o net.svg
+    python -m viz graph --network --sizes 784,30,10 [--delta] -o net.png
+
+The first form builds an MLP (one node per layer, or one per weight with --scalar) from the seed, runs one
+forward and backward pass of the cost on one random example (inputs uniform in [0, 1), a one-hot target)
+and draws the computation graph with every value and gradient. The second draws the layers of neurons of
+a trained model (via `tinygrad_nn.train.load_model`) or of a fresh random network; --delta runs one random
+example through it first and annotates each neuron with δ. The format follows the extension of -o
+(svg, png, pdf; dot writes the Graphviz source only). Exit status: 0 done, 1 failed, 2 bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from tinygrad_nn import Value, nn
+
+from .graph import draw_graph
+from .network import draw_network
+from .render import output_format, render
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (and exits 2) instead of the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _Failure(Exception):
+    """A one-line error for the user, with the exit status to return."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _sizes(text: str) -> list[int]:
+    """'2,3,1' → [2, 3, 1]: at least two positive integers."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 2,3,1, got {text!r}") from None
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"need at least two layer sizes (inputs and outputs), got {text!r}")
+    if any(s <= 0 for s in sizes):
+        raise argparse.ArgumentTypeError(f"every layer size must be positive, got {text!r}")
+    return sizes
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="graph", description="Draw a network's computation graph (default) or its layers of "
+                                          "neurons (--network) into an svg, png, pdf or dot file.")
+    p.add_argument("-o", "--output", required=True, help="the file to write; its extension picks the format")
+    p.add_argument("--sizes", type=_sizes, help="layer sizes, e.g. 2,3,1 (default 2,3,1 for the graph)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and of the example (default 0)")
+    p.add_argument("--cost", choices=nn.COSTS, default="quadratic", help="the cost to differentiate (default quadratic)")
+    p.add_argument("--scalar", action="store_true", help="use the ScalarMLP: one graph node per weight")
+    p.add_argument("--max-nodes", type=int, default=500, help="collapse graphs larger than this (default 500)")
+    p.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="graph direction (default LR)")
+    p.add_argument("--network", action="store_true", help="draw the layers of neurons instead of the graph")
+    p.add_argument("--model", help="with --network: a saved model file to draw (tinygrad_nn.train.load_model)")
+    p.add_argument("--delta", action="store_true", help="with --network: annotate δ after one example's backward")
+    p.add_argument("--max-neurons", type=int, default=12, help="with --network: widest layer drawn in full")
+    return p
+
+
+def _example(sizes: Sequence[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One random input in [0, 1) and a one-hot target, from the seed."""
+    rng = np.random.default_rng(seed)
+    x = rng.random(sizes[0])
+    y = np.zeros(sizes[-1])
+    y[rng.integers(sizes[-1])] = 1.0
+    return x, y
+
+
+def _tensor_cost(net: nn.MLP, x: np.ndarray, y: np.ndarray, cost: str) -> tuple[Value, list[Value]]:
+    """Forward and backward of `cost` on one example (a batch of one); returns the cost and the zs."""
+    zs, activations = net.feedforward(x[None, :])
+    c = nn.cost_function(cost)(activations[-1], y[None, :])
+    c.name = "C"
+    c.backward()
+    return c, zs
+
+
+def _scalar_cost(sizes: list[int], seed: int, cost: str) -> Value:
+    """The ScalarMLP's cost on one example, written out op by op so the graph shows it."""
+    if cost == "log-likelihood":
+        raise _Failure("--scalar: the scalar network has no softmax output; use --cost quadratic or cross-entropy", 2)
+    net = nn.ScalarMLP(sizes, seed=seed)
+    x, y = _example(sizes, seed)
+    outputs = net([Value(float(v), requires_grad=False, name=f"x{k}") for k, v in enumerate(x)])
+    terms = []
+    for j, (a, t) in enumerate(zip(outputs, y)):
+        a.name = f"a{j}"
+        if cost == "quadratic":
+            terms.append(0.5 * (a - float(t)) ** 2)                             # ½ (a − y)²
+        else:
+            terms.append(-(float(t) * a.log() + (1.0 - float(t)) * (1.0 - a).log()))  # −[y ln a + (1−y) ln(1−a)]
+    c = terms[0]
+    for term in terms[1:]:
+        c = c + term
+    c.name = "C"
+    c.backward()
+    return c
+
+
+def _load_model(path: str) -> nn.MLP:
+    try:
+        from tinygrad_nn.train import load_model
+    except ImportError as exc:
+        raise _Failure(f"--model needs tinygrad_nn.train.load_model, which is not available ({exc}); "
+                       f"use --sizes to draw a random network") from None
+    try:
+        return load_model(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _Failure(f"cannot load model {path!r}: {exc}") from None
+
+
+def _draw(args: argparse.Namespace):
+    if args.network:
+        if args.scalar:
+            raise _Failure("--scalar applies to the computation graph, not to --network", 2)
+        if args.model and args.sizes:
+            raise _Failure("--network takes either --model or --sizes, not both", 2)
+        if not args.model and not args.sizes:
+            raise _Failure("--network needs --model PATH (a trained model) or --sizes (a random one)", 2)
+        net = _load_model(args.model) if args.model else nn.MLP(
+            args.sizes, seed=args.seed, output_activation="softmax" if args.cost == "log-likelihood" else None)
+        zs = _tensor_cost(net, *_example(net.sizes, args.seed), args.cost)[1] if args.delta else None
+        return draw_network(net, show_delta=args.delta, zs=zs, max_neurons=args.max_neurons)
+    if args.model or args.delta:
+        raise _Failure("--model and --delta need --network", 2)
+    sizes = args.sizes or [2, 3, 1]
+    if args.scalar:
+        c = _scalar_cost(sizes, args.seed, args.cost)
+    else:
+        net = nn.MLP(sizes, seed=args.seed, output_activation="softmax" if args.cost == "log-likelihood" else None)
+        c = _tensor_cost(net, *_example(sizes, args.seed), args.cost)[0]
+    return draw_graph(c, rankdir=args.rankdir, max_nodes=args.max_nodes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `graph` command on `argv` (default sys.argv[1:]), which may start with the word 'graph'.
+
+    Returns the exit status: 0 when the file was written, 1 when drawing or rendering failed, 2 for bad usage;
+    every error is one line on stderr.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["graph"]:
+        argv = argv[1:]
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    try:
+        output_format(args.output)
+        if args.max_nodes < 3 or args.max_neurons < 3:
+            raise _Failure("--max-nodes and --max-neurons must be at least 3", 2)
+        path = render(_draw(args), args.output)
+    except _Failure as exc:
+        print(f"graph: error: {exc}", file=sys.stderr)
+        return exc.status
+    except ValueError as exc:  # an unknown output extension, or a network the options do not fit
+        print(f"graph: error: {exc}", file=sys.stderr)
+        return 2
+    except (RuntimeError, OSError) as exc:  # no Graphviz, an unwritable path
+        print(f"graph: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0

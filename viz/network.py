@@ -1,0 +1,185 @@
+"""`draw_network`: the book's picture of a network — columns of neurons, one line per weight.
+
+Each layer is a column of circles (input, hidden, output), each weight wˡⱼₖ a line from neuron k of layer
+l−1 to neuron j of layer l: blue when positive, red when negative, thicker and darker the larger |w| is
+(relative to the largest drawn weight of that layer). A layer wider than `max_neurons` shows its first
+and last few neurons around an ellipsis node "… 774 more …"; lines join drawn neurons only.
+
+Given ``zs`` from ``net.feedforward(x)`` (after ``cost.backward()`` for δ), each neuron is annotated:
+
+* ``show_delta=True`` writes δˡⱼ in the neuron. The package's costs average over the mini-batch, so
+  ``zs[l].grad`` holds δˣ/m per example x; the picture shows the **mini-batch average** of the book's
+  per-example error, (1/m) Σₓ δˣˡⱼ = Σ over rows of ``zs[l].grad`` (= ∂C/∂bˡⱼ, BP3). With one example it
+  is exactly the book's δˡⱼ.
+* a neuron whose activation derivative, averaged over the mini-batch, is below 0.01 (σ′(z) < 0.01: the
+  book's saturated neuron, which learns slowly) gets a thick orange border.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import graphviz
+import numpy as np
+
+from tinygrad_nn.engine import Value
+from tinygrad_nn.nn import MLP, ScalarMLP
+
+from . import _style as S
+
+__all__ = ["draw_network", "SATURATION"]
+
+SATURATION = 0.01  # σ′(z) below this: a saturated neuron
+
+
+def _derivative(activation: str, z: np.ndarray) -> np.ndarray | None:
+    """The activation's derivative at z, or None where 'saturated' means nothing (step, softmax)."""
+    if activation == "sigmoid":
+        s = 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+        return s * (1.0 - s)
+    if activation == "tanh":
+        return 1.0 - np.tanh(z) ** 2
+    if activation == "relu":
+        return (z > 0).astype(float)
+    if activation == "identity":
+        return np.ones_like(z)
+    return None
+
+
+def _shown(n: int, max_neurons: int) -> tuple[list[int], int]:
+    """The neurons drawn in a layer of n, and how many the ellipsis stands for (0: all are drawn)."""
+    if n <= max_neurons:
+        return list(range(n)), 0
+    side = (max_neurons - 1) // 2
+    return list(range(side)) + list(range(n - side, n)), n - 2 * side
+
+
+def _per_neuron(values: Any, n: int, what: str, l: int) -> np.ndarray:
+    """One layer's (m, n) or (n,) array of zs[l] (what='') or of its gradient (what='.grad'), as (m, n)."""
+    arr = np.asarray(values)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != n:
+        raise ValueError(f"draw_network: zs[{l}]{what} has shape {np.shape(values)}, expected (m, {n}) or ({n},)")
+    return arr
+
+
+def _annotations(net: MLP, zs: Sequence[Value] | None, show_delta: bool) -> tuple[list, list]:
+    """Per layer l ≥ 1: the mean δ of each neuron (or None), and the saturated flags (or None)."""
+    n_layers = len(net.layers)
+    if zs is None:
+        if show_delta:
+            raise ValueError("draw_network: show_delta=True needs zs: pass zs from `zs, _ = net.feedforward(x)` "
+                             "after `cost.backward()`")
+        return [None] * n_layers, [None] * n_layers
+    zs = list(zs)
+    if len(zs) != n_layers:
+        raise ValueError(f"draw_network: got {len(zs)} zs for a network of {n_layers} layers")
+    deltas, saturated = [], []
+    for l, (z, n) in enumerate(zip(zs, net.sizes[1:])):
+        zdata = _per_neuron(z.data if isinstance(z, Value) else z, n, "", l)
+        activation = net.output_activation if l == n_layers - 1 else net.activation
+        slope = _derivative(activation, zdata)
+        saturated.append(None if slope is None else slope.mean(axis=0) < SATURATION)
+        if show_delta:
+            if not isinstance(z, Value) or z.grad is None:
+                raise ValueError(f"draw_network: zs[{l}] has no gradient; call cost.backward() before drawing δ")
+            deltas.append(_per_neuron(z.grad, n, ".grad", l).sum(axis=0))  # Σ rows of δˣ/m = mean δˣ
+        else:
+            deltas.append(None)
+    return deltas, saturated
+
+
+def _layer_title(l: int, n_layers: int, n: int) -> str:
+    kind = "input layer" if l == 0 else "output layer" if l == n_layers else f"hidden layer {l}"
+    return f"{kind} ({n:,})"
+
+
+def _edge_style(w: float, biggest: float) -> dict[str, str]:
+    """Blue for w > 0, red for w < 0; width and opacity grow with |w| / biggest."""
+    strength = abs(w) / biggest if biggest > 0 else 0.0
+    alpha = int(round(64 + 191 * strength))
+    return {"color": f"{S.POSITIVE if w >= 0 else S.NEGATIVE}{alpha:02x}",
+            "penwidth": f"{0.4 + 2.6 * strength:.2f}", "tooltip": f"w = {w:.4g}"}
+
+
+def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence[Value] | None = None,
+                 max_neurons: int = 12) -> graphviz.Digraph:
+    """Nielsen's diagram of `mlp`'s layers as a `graphviz.Digraph` (see the module docstring).
+
+    `zs` (from ``net.feedforward(x)``) marks the saturated neurons; with ``show_delta=True`` (after
+    ``cost.backward()``) every neuron also shows its mini-batch-average δˡⱼ. Layers wider than
+    `max_neurons` are summarised, so the picture stays small: [784, 30, 10] draws 32 neurons.
+    """
+    if isinstance(mlp, ScalarMLP):
+        mlp = mlp.to_mlp()
+    if not isinstance(mlp, MLP):
+        raise TypeError(f"draw_network: expected an MLP or ScalarMLP, got {type(mlp).__name__}")
+    if isinstance(max_neurons, bool) or not isinstance(max_neurons, int) or max_neurons < 3:
+        raise ValueError(f"draw_network: max_neurons must be an integer ≥ 3, got {max_neurons!r}")
+    deltas, saturated = _annotations(mlp, zs, show_delta)
+    sizes, n_layers = mlp.sizes, len(mlp.layers)
+    title = f"network {sizes} · {mlp.activation}" + (
+        f" (output {mlp.output_activation})" if mlp.output_activation != mlp.activation else "")
+    dot = graphviz.Digraph("network", graph_attr={**S.GRAPH_ATTR, "rankdir": "LR", "splines": "line",
+                                                  "nodesep": "0.12", "ranksep": "1.6", "label": title,
+                                                  "labelloc": "t", "fontsize": "13"},
+                           node_attr=S.NODE_ATTR, edge_attr={**S.EDGE_ATTR, "arrowhead": "none"})
+    shown = [_shown(n, max_neurons) for n in sizes]
+    fills = [S.INPUT_FILL] + [S.PARAM_FILL] * (n_layers - 1) + [S.OUTPUT_FILL]
+    for l, (indices, hidden) in enumerate(shown):
+        with dot.subgraph(name=f"layer_{l}") as col:  # one column: the title, then the neurons top to bottom
+            col.attr(rank="same")
+            col.node(f"title{l}", _layer_title(l, n_layers, sizes[l]), shape="plaintext", fontcolor=S.MUTED)
+            names = [f"title{l}"]
+            for pos, j in enumerate(indices):
+                if hidden and pos == len(indices) // 2:
+                    col.node(f"n{l}_more", f"… {hidden:,} more …", shape="plaintext", fontcolor=S.MUTED)
+                    names.append(f"n{l}_more")
+                col.node(f"n{l}_{j}", **_neuron(mlp, l, j, fills[l], deltas, saturated))
+                names.append(f"n{l}_{j}")
+            for a, b in zip(names, names[1:]):
+                col.edge(a, b, style="invis")
+    for l, layer in enumerate(mlp.layers):
+        w = np.asarray(layer.weight.data)
+        ins, outs = shown[l][0], shown[l + 1][0]
+        biggest = float(np.abs(w[np.ix_(outs, ins)]).max())
+        for j in outs:
+            for k in ins:
+                dot.edge(f"n{l}_{k}", f"n{l + 1}_{j}", **_edge_style(float(w[j, k]), biggest))
+    dot.node("legend", _legend(show_delta, any(s is not None for s in saturated)), shape="plaintext", margin="0")
+    return dot
+
+
+def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list) -> dict[str, str]:
+    """The attributes of neuron j of layer l (0 = the inputs)."""
+    attrs = {"shape": "circle", "style": "filled", "fillcolor": fill, "fixedsize": "true",
+             "width": "0.8" if l > 0 and deltas[0] is not None else "0.42",
+             "label": f"<<FONT POINT-SIZE=\"9\">{j}</FONT>>"}
+    if l == 0:
+        attrs["tooltip"] = f"input {j}"
+        return attrs
+    bias = float(np.asarray(mlp.layers[l - 1].bias.data)[j])
+    tip = [f"layer {l} neuron {j}", f"b = {bias:.4g}"]
+    delta, sat = deltas[l - 1], saturated[l - 1]
+    if delta is not None:
+        attrs["label"] = (f"<<FONT POINT-SIZE=\"9\">{j}</FONT><BR/>"
+                          f"<FONT POINT-SIZE=\"8\">δ {delta[j]:+.2g}</FONT>>")
+        tip.append(f"δ = {delta[j]:.4g}")
+    if sat is not None and sat[j]:
+        attrs.update(color=S.SATURATED, penwidth="3.5")
+        tip.append("saturated")
+    attrs["tooltip"] = ", ".join(tip)
+    return attrs
+
+
+def _legend(show_delta: bool, saturation: bool) -> str:
+    rows = [("line:" + S.POSITIVE, "", "positive weight"),
+            ("line:" + S.NEGATIVE, "", "negative weight (width ∝ |w|)"),
+            (S.INPUT_FILL, "", "input neuron"),
+            (S.PARAM_FILL, "", "hidden neuron"),
+            (S.OUTPUT_FILL, "", "output neuron")]
+    if show_delta:
+        rows.append(("", "", "δ: error ∂C/∂z, mini-batch mean"))
+    if saturation:
+        rows.append((S.PARAM_FILL, "bold", f"saturated: σ′(z) < {SATURATION} (learns slowly)"))
+    return S.legend_label("legend", rows)
