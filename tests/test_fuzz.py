@@ -146,6 +146,22 @@ def test_binary_ops_broadcast_or_name_the_shapes(a: Value, b: Value, name: str, 
         assert np.shape(b.grad) == b.shape and finite(b.grad)
 
 
+@given(SHAPES, ANY_DATA, st.sampled_from(sorted(BINARY) + ["matmul"]), st.booleans(), st.data())
+def test_binary_ops_with_arbitrary_python_objects(shape: tuple, other: Any, name: str, reflected: bool,
+                                                   data: st.DataObject) -> None:
+    v = Value(data.draw(moderate(shape, 0.5, 2.0)))
+    op = (lambda a, b: a @ b) if name == "matmul" else BINARY[name]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ok, out = attempt(lambda: op(other, v) if reflected else op(v, other),
+                          allowed=ALLOWED + (ZeroDivisionError,))
+    if ok:
+        assert isinstance(out, Value) and out.dtype.kind == "f"
+        assert _expected_array(other) is not None  # only real numbers combine with a Value
+    elif _expected_array(other) is None:
+        assert isinstance(out, TypeError) and str(out).startswith("Value:"), out
+
+
 @given(SHAPES, SHAPES, st.data())
 def test_matmul_shapes_and_gradients(sa: tuple, sb: tuple, data: st.DataObject) -> None:
     A = data.draw(moderate(sa))
@@ -196,7 +212,8 @@ def test_reductions_with_random_axes(shape: tuple, axis: Any, keepdims: bool, op
     if isinstance(axis, (int, tuple, list)) and not isinstance(axis, bool):
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         if any(not -max(x.ndim, 1) <= a < x.ndim for a in axes) or (x.ndim == 0 and axes):
-            assert not ok and isinstance(out, ValueError) and "axis" in str(out), out
+            assert not ok and isinstance(out, ValueError), out
+            assert "axis" in str(out) or (op != "sum" and "empty" in str(out)), str(out)
     if not ok:
         return
     expected = _numpy_reduce(op, x, axis, keepdims)
@@ -209,7 +226,7 @@ def test_reductions_with_random_axes(shape: tuple, axis: Any, keepdims: bool, op
 
 
 @given(SHAPES, st.one_of(st.lists(st.integers(-2, 7), max_size=4).map(tuple),
-                         st.lists(st.one_of(st.integers(-2, 7), st.floats(-2, 7), st.none(), st.text(max_size=1)),
+                         st.lists(st.one_of(st.integers(-2, 7), st.floats(-2, 7), st.none(), st.text(min_size=1, max_size=1)),
                                   min_size=1, max_size=3).map(tuple)), st.booleans(), st.data())
 def test_reshape_to_random_shapes(shape: tuple, target: tuple, as_tuple: bool, data: st.DataObject) -> None:
     x = data.draw(moderate(shape))
@@ -293,7 +310,7 @@ def test_detect_anomaly_raises_floating_point_error_only(shape: tuple, name: str
         assert not bad or name == "log" and not np.any(x == 0)  # log of a negative: NaN forward, finite grad
     else:
         assert bad
-        assert name in {"log": "log", "recip": "÷", "sqrt": "**"}[name] or "detect_anomaly" in str(err)
+        assert "detect_anomaly" in str(err) and {"log": "log", "recip": "÷", "sqrt": "**"}[name] in str(err)
 
 
 @given(st.booleans(), st.booleans(), st.booleans(), hnp.array_shapes(min_dims=1, max_dims=2, max_side=3))
@@ -394,9 +411,13 @@ def test_costs_with_random_targets(shape: tuple, cost: str, path: str, data: st.
     if path == "plain":
         leaf = Value(data.draw(moderate(shape, 0.05, 0.95)))
         a = leaf
-    else:
+    elif path == "sigmoid":
         leaf = Value(data.draw(moderate(shape, -50.0, 50.0)))
-        a = leaf.sigmoid() if path == "sigmoid" else leaf.softmax()
+        a = leaf.sigmoid()
+    else:  # softmax outputs strictly inside (0, 1): see the report on exactly saturated outputs
+        assume(shape[-1] >= 2)
+        leaf = Value(data.draw(moderate(shape, -10.0, 10.0)))
+        a = leaf.softmax()
     y = data.draw(targets(shape))
     k = shape[-1]
     as_onehot = y.shape == shape and y.dtype.kind in "fiub"
@@ -447,7 +468,8 @@ def test_sgd_hyperparameters(lr: Any, momentum: Any, weight_decay: Any) -> None:
             opt.step()
     after = net.state_dict()
     assert all(after[k].shape == before[k].shape for k in before)
-    assert any(not np.array_equal(after[k], before[k]) for k in before)
+    if lr >= 1e-3:
+        assert any(not np.array_equal(after[k], before[k]) for k in before)
     if lr <= 100 and weight_decay <= 1:
         assert all(finite(a) for a in after.values())
 

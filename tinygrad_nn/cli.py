@@ -60,7 +60,7 @@ def _non_negative(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .nn import ACTIVATIONS, INITS
+    from .nn import ACTIVATIONS, COSTS, INITS
 
     parser = _Parser(prog="tinygrad-nn", description="Nielsen's network on an exact autograd engine.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive(int), default=30)
     t.add_argument("--batch-size", type=_positive(int), default=10, help="mini-batch size m")
     t.add_argument("--lr", type=_positive(float), default=3.0, help="learning rate η")
-    t.add_argument("--cost", choices=("quadratic", "cross-entropy"), default="quadratic")
+    t.add_argument("--cost", choices=COSTS, default="quadratic",
+                   help="quadratic (ch. 1) | cross-entropy (ch. 3) | log-likelihood (with a softmax output layer)")
     t.add_argument("--activation", choices=[a for a in ACTIVATIONS if a not in ("softmax", "step", "identity")],
                    default="sigmoid")
     t.add_argument("--init", choices=INITS, default="normal", help="normal: N(0,1) (ch. 1); scaled: N(0,1/n_in) (ch. 3)")
@@ -156,7 +157,9 @@ def _train(args: argparse.Namespace) -> int:
                          f"the number of classes in {splits.name}")
     if args.history and not args.history.lower().endswith((".json", ".csv")):
         raise UsageError(f"--history {args.history}: use a .json or .csv file name")
-    net = MLP(sizes, activation=args.activation, init=args.init, seed=args.seed, dtype=np.dtype(args.dtype))
+    output = "softmax" if args.cost == "log-likelihood" else None
+    net = MLP(sizes, activation=args.activation, output_activation=output, init=args.init, seed=args.seed,
+              dtype=np.dtype(args.dtype))
     say = (lambda *a, **k: None) if args.quiet else print
     say(f"training {sizes} on {splits.name}: {len(splits.training)} training, {len(splits.validation)} validation, "
         f"{len(splits.test)} test images; {args.cost} cost, η = {args.lr}, mini-batch {args.batch_size}, "

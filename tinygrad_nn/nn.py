@@ -50,12 +50,15 @@ class Module:
         missing, unexpected = sorted(set(params) - set(state)), sorted(set(state) - set(params))
         if missing or unexpected:
             raise ValueError(f"load_state_dict: missing parameters {missing}, unexpected {unexpected}")
-        for name, p in params.items():
-            arr = np.asarray(state[name])
-            if arr.shape != p.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {arr.shape}, the model expects {p.shape}")
-            if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        arrays = {name: np.asarray(state[name]) for name in params}
+        for name, arr in arrays.items():  # check everything before changing anything
+            if arr.shape != params[name].shape:
+                raise ValueError(f"load_state_dict: {name} has shape {arr.shape}, the model expects "
+                                 f"{params[name].shape}")
+            if arr.dtype.kind not in "fiu":
                 raise TypeError(f"load_state_dict: {name} has dtype {arr.dtype}, expected real numbers")
+        for name, p in params.items():
+            arr = arrays[name]
             if type(p.data) is float:
                 p.data = float(arr)
             else:
@@ -164,6 +167,9 @@ class MLP(Module):
     def _input(self, x: Any) -> Value:
         if not isinstance(x, Value):
             x = Value(x, requires_grad=False, name="x")
+            dtype = self.layers[0].weight.dtype
+            if x.dtype != dtype:  # a float32 network computes in float32 whatever the input's dtype
+                x.data = np.asarray(x.data, dtype=dtype)
         if x.ndim not in (1, 2) or x.shape[-1] != self.sizes[0]:
             raise ValueError(f"MLP: input has shape {x.shape}, expected (m, {self.sizes[0]}) or ({self.sizes[0]},)")
         if x.ndim == 2 and x.shape[0] == 0:
@@ -298,7 +304,9 @@ def cross_entropy_cost(a: Value, y: Any) -> Value:
     """C = −1/m Σₓ Σⱼ [yⱼ ln aⱼ + (1 − yⱼ) ln(1 − aⱼ)] (eq. 63) for sigmoid outputs.
 
     When `a` is σ(zᴸ) the cost is computed from zᴸ as Σ [softplus(z) − y z], which stays finite when a
-    neuron saturates, and the gradient flows straight to zᴸ as δᴸ = aᴸ − y (eq. 66).
+    neuron saturates, and the gradient flows straight to zᴸ as δᴸ = aᴸ − y (eq. 66). Given only `a`
+    (e.g. under `no_grad`), ln is taken at no less than the smallest positive float: finite, but a
+    saturated wrong neuron then costs at most ≈ 708 instead of its exact value.
     """
     y = _targets(a, y, "cross_entropy_cost")
     m = _batch_size(a)
