@@ -89,7 +89,7 @@ def test_train_history_csv_and_quiet(capsys: pytest.CaptureFixture, tmp_path: Pa
 
 
 def test_train_float32_and_options(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    code, out, err = run(capsys, "train", "--epochs", "1", "--quiet", "--dtype", "float32", "--save", "m32.npz",
+    code, _, err = run(capsys, "train", "--epochs", "1", "--quiet", "--dtype", "float32", "--save", "m32.npz",
                          "--activation", "tanh", "--init", "scaled", "--momentum", "0.5", "--weight-decay", "0.001",
                          "--batch-size", "20", "--lr", "0.1", "--validation-size", "100")
     assert code == 0, err
@@ -196,7 +196,7 @@ def test_a_small_idx_directory_trains(capsys: pytest.CaptureFixture, tmp_path: P
 def test_corrupt_idx_directory_exits_1(capsys: pytest.CaptureFixture, tmp_path: Path, corrupt: str,
                                        culprit: str) -> None:
     directory = _idx_dir(tmp_path, corrupt=corrupt)
-    code, out, err = run(capsys, "train", "--data", str(directory), "--validation-size", "10", "--epochs", "1")
+    code, _, err = run(capsys, "train", "--data", str(directory), "--validation-size", "10", "--epochs", "1")
     assert code == EXIT_DATA == 1
     line = one_line_error(err)
     assert str(directory) in line and culprit in line
@@ -280,7 +280,7 @@ def test_divergence_exits_1_and_says_which_epoch_was_kept(capsys: pytest.Capture
         raise DivergenceError("the cost became nan in epoch 2: training diverged")
 
     monkeypatch.setattr(train_module, "train", diverging_train)
-    code, out, err = run(capsys, "train", "--epochs", "3", "--save", "m.npz", "--history", "h.json")
+    code, _, err = run(capsys, "train", "--epochs", "3", "--save", "m.npz", "--history", "h.json")
     assert code == 1
     assert "diverged" in err and "epoch 1" in err and "m.npz" in err
     assert "Traceback" not in err
@@ -293,7 +293,7 @@ def test_internal_error_exits_3_and_mentions_debug(capsys: pytest.CaptureFixture
         raise RuntimeError("boom: an internal bug")
 
     monkeypatch.setattr(train_module, "train", broken_train)
-    code, out, err = run(capsys, "train", "--epochs", "1")
+    code, _, err = run(capsys, "train", "--epochs", "1")
     assert code == EXIT_BUG == 3
     assert "RuntimeError" in err and "boom: an internal bug" in err and "--debug" in err
     assert "Traceback" not in err
@@ -321,7 +321,7 @@ def test_check_exits_0(capsys: pytest.CaptureFixture) -> None:
 def _subprocess(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "tinygrad_nn", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
 
 
 def test_subprocess_train_save_evaluate(tmp_path: Path) -> None:

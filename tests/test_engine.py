@@ -229,8 +229,7 @@ UNARY = {
     "exp": (lambda v: v.exp(), np.exp, FLOATS, 0),
     "log": (lambda v: v.log(), np.log, POSITIVE, 0),
     "tanh": (lambda v: v.tanh(), np.tanh, FLOATS, 0),
-    # 0-d arrays excluded: Value(np.array(0.5)).sigmoid() raises TypeError (engine bug, see report)
-    "sigmoid": (lambda v: v.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), st.floats(-6, 6), 1),
+    "sigmoid": (lambda v: v.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), st.floats(-6, 6), 0),
     "relu": (lambda v: v.relu(), lambda x: np.maximum(x, 0), AWAY_FROM_KINK, 0),
 }
 
@@ -1085,3 +1084,38 @@ def test_detect_anomaly_names_a_mid_graph_op_and_is_restored():
                 loss.backward()
         loss.backward()  # outside the block: no error
     assert np.isinf(x.grad[0])
+
+
+# ---- regressions: bugs found while writing these tests ---------------------------------------------
+def test_sigmoid_of_a_0d_array_value():
+    x = Value(np.array([0.5, -1.0]))
+    y = x[0].sigmoid()
+    assert float(y.data) == pytest.approx(1 / (1 + math.exp(-0.5)))
+    assert Value(np.ones(3, np.float32)).sum().sigmoid().dtype == np.float32
+
+
+def test_scalar_log_of_zero_backward_gives_inf_like_arrays():
+    x = Value(0.0)
+    y = x.log()
+    y.backward()
+    assert y.data == -math.inf and x.grad == math.inf
+    with detect_anomaly(), pytest.raises(FloatingPointError, match="log"):
+        Value(0.0).log().backward()
+
+
+def test_scalar_division_by_zero_follows_ieee_like_arrays():
+    assert (Value(1.0) / Value(0.0)).data == math.inf
+    assert (Value(-1.0) / 0.0).data == -math.inf
+    assert math.isnan((Value(0.0) / Value(0.0)).data)
+
+
+def test_linear_accepts_a_raw_bias_as_a_constant():
+    w = Value(np.ones((3, 2)))
+    linear(np.ones(2), w, np.zeros(3)).sum().backward()
+    np.testing.assert_array_equal(w.grad, np.ones((3, 2)))
+
+
+def test_sum_and_max_of_a_python_float_check_the_axis():
+    for op in (Value.sum, Value.max):
+        with pytest.raises(ValueError, match="out of range"):
+            op(Value(2.0), axis=5)

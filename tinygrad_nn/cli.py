@@ -49,6 +49,23 @@ def _positive(kind: type) -> callable:
     return parse
 
 
+def _momentum(text: str) -> float:
+    value = _non_negative(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 1)")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative integer")
+    return value
+
+
 def _non_negative(text: str) -> float:
     try:
         value = float(text)
@@ -85,9 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--activation", choices=[a for a in ACTIVATIONS if a not in ("softmax", "step", "identity")],
                    default="sigmoid")
     t.add_argument("--init", choices=INITS, default="normal", help="normal: N(0,1) (ch. 1); scaled: N(0,1/n_in) (ch. 3)")
-    t.add_argument("--momentum", type=_non_negative, default=0.0)
+    t.add_argument("--momentum", type=_momentum, default=0.0, help="μ in [0, 1) (ch. 3)")
     t.add_argument("--weight-decay", type=_non_negative, default=0.0, help="L2 term λ/n (ch. 3)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     t.add_argument("--save", metavar="PATH", help="save the model (.npz) after every epoch, atomically")
     t.add_argument("--history", metavar="PATH", help="write per-epoch figures as .json or .csv")
@@ -101,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--sizes", type=_sizes, default=[784, 30, 10])
     c.add_argument("--cost", choices=("quadratic", "cross-entropy"), default="quadratic")
     c.add_argument("--batch", type=_positive(int), default=10)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=_seed, default=0)
     c.add_argument("--tolerance", type=_positive(float), default=1e-9)
 
     commands.add_parser("graph", help="render a computation graph or a network (see: graph --help)", add_help=False)
@@ -121,12 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (DataError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except (DataError, OSError, ArithmeticError) as exc:  # a bad file, a full disk, a diverging run
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
         return EXIT_DATA
-    except ArithmeticError as exc:  # DivergenceError
-        print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
+    except MemoryError:
+        print("tinygrad-nn: error: not enough memory for this network or batch size", file=sys.stderr)
         return EXIT_DATA
+    except ValueError as exc:  # the library's checks of a user's values (sizes, validation size …)
+        print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("tinygrad-nn: interrupted", file=sys.stderr)
         return 130
@@ -157,7 +177,7 @@ def _train(args: argparse.Namespace) -> int:
                          f"the number of classes in {splits.name}")
     if args.history and not args.history.lower().endswith((".json", ".csv")):
         raise UsageError(f"--history {args.history}: use a .json or .csv file name")
-    output = "softmax" if args.cost == "log-likelihood" else None
+    output = {"log-likelihood": "softmax", "cross-entropy": "sigmoid"}.get(args.cost)  # what each cost is for
     net = MLP(sizes, activation=args.activation, output_activation=output, init=args.init, seed=args.seed,
               dtype=np.dtype(args.dtype))
     say = (lambda *a, **k: None) if args.quiet else print

@@ -62,7 +62,10 @@ def _as_data(data: Any) -> Any:
     if isinstance(data, float):
         return float(data)
     if isinstance(data, (int, np.integer)):
-        return float(data)
+        try:
+            return float(data)
+        except OverflowError:
+            raise ValueError(f"Value: the integer {data} is too large for a float") from None
     if isinstance(data, (str, bytes)) or data is None:
         raise TypeError(f"Value: expected a number or an array of real numbers, got {type(data).__name__} {data!r}")
     try:
@@ -130,6 +133,15 @@ def _normalize(data: Any) -> Any:
 def _lift(x: Any) -> "Value":
     """Wrap a raw number or array that enters an op as a constant (no gradient is ever computed for it)."""
     return x if isinstance(x, Value) else Value(x, requires_grad=False)
+
+
+def _divide(x: Any, y: Any) -> Any:
+    """x / y with IEEE semantics for Python floats too (±inf, or nan for 0/0), as numpy does for arrays."""
+    try:
+        return x / y
+    except ZeroDivisionError:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.float64(x) / y)
 
 
 def _broadcast_error(op: str, symbol: str, a: Any, b: Any) -> ValueError:
@@ -241,7 +253,7 @@ class Value:
     def __truediv__(self, other: Any) -> "Value":
         other = other if type(other) is Value else _lift(other)
         try:
-            data = self.data / other.data
+            data = _divide(self.data, other.data)
         except ValueError:
             raise _broadcast_error("div", "/", self.data, other.data) from None
         return _node(data, _div_rule, self, other)
@@ -317,13 +329,14 @@ class Value:
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
         x = self.data
         if type(x) is float:
+            _check_axis("sum", axis, 0)
             return _node(x, _sum_rule, self, ctx=(None, True))
         axis = _check_axis("sum", axis, x.ndim)
         return _node(x.sum(axis=axis, keepdims=keepdims), _sum_rule, self, ctx=(axis, keepdims))
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
-        count = self.size if axis is None else int(np.prod([self.shape[i] for i in np.atleast_1d(
-            _check_axis("mean", axis, self.ndim))]))
+        axis = _check_axis("mean", axis, self.ndim)
+        count = self.size if axis is None else int(np.prod([self.shape[i] for i in np.atleast_1d(axis)]))
         if count == 0:
             raise ValueError(f"mean: cannot average over an empty axis of shape {self.shape}")
         return self.sum(axis, keepdims) * (1.0 / count)
@@ -332,6 +345,7 @@ class Value:
         """Largest element(s); the gradient is shared equally among ties."""
         x = self.data
         if type(x) is float:
+            _check_axis("max", axis, 0)
             return _node(x, _sum_rule, self, ctx=(None, True))
         if x.size == 0:
             raise ValueError(f"max: empty Value of shape {x.shape}")
@@ -339,8 +353,10 @@ class Value:
         return _node(x.max(axis=axis, keepdims=keepdims), _max_rule, self, ctx=(axis, keepdims))
 
     def reshape(self, *shape: int | Sequence[int]) -> "Value":
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if not all(_is_int(n) for n in shape):
+            raise TypeError(f"reshape: the new shape must be ints, got {shape!r}")
         x = np.asarray(self.data)
         try:
             y = x.reshape(shape)
@@ -371,6 +387,8 @@ class Value:
         """log softmax along `axis`, computed as z − max − log Σ e^(z − max): no overflow for any finite z."""
         x = np.asarray(self.data)
         axis = _check_axis("log_softmax", axis, x.ndim)
+        if x.shape[axis] == 0:
+            raise ValueError(f"log_softmax: axis {axis} of shape {x.shape} is empty")
         shifted = x - x.max(axis=axis, keepdims=True)
         return _node(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)), _log_softmax_rule, self,
                      ctx=axis)
@@ -379,6 +397,8 @@ class Value:
         """softmax along `axis`, stable for any finite input."""
         x = np.asarray(self.data)
         axis = _check_axis("softmax", axis, x.ndim)
+        if x.shape[axis] == 0:
+            raise ValueError(f"softmax: axis {axis} of shape {x.shape} is empty")
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         return _node(e / e.sum(axis=axis, keepdims=True), _softmax_rule, self, ctx=axis)
 
@@ -432,7 +452,7 @@ def _mul_rule(out: Value, g: Any) -> None:
 
 def _div_rule(out: Value, g: Any) -> None:  # d(a/b) = da/b − (a/b) db/b
     a, b = out._a, out._b
-    g_over_b = g / b.data
+    g_over_b = _divide(g, b.data)
     if a.requires_grad: _accumulate(a, g_over_b)
     if b.requires_grad: _accumulate(b, -g_over_b * out.data)
 
@@ -483,7 +503,7 @@ def _exp_rule(out: Value, g: Any) -> None:
 
 
 def _log_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, g / out._a.data)
+    _accumulate(out._a, _divide(g, out._a.data))
 
 
 def _tanh_rule(out: Value, g: Any) -> None:
@@ -496,6 +516,8 @@ def _sigmoid(z: Any) -> Any:
         return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
     with np.errstate(over="ignore"):
         e = np.exp(-z)
+    if type(e) is not np.ndarray:  # a 0-d input gives a numpy scalar
+        return np.asarray(1.0 / (1.0 + e))
     e += 1.0
     return np.reciprocal(e, out=e)
 
@@ -572,6 +594,7 @@ def linear(x: Any, weight: Value, bias: Value | None = None) -> Value:
     `x` is (m, n_in) or (n_in,), `weight` is (n_out, n_in) — the book's wˡⱼₖ — and `bias` is (n_out,).
     """
     x, weight = _lift(x), _lift(weight)
+    bias = None if bias is None else _lift(bias)
     X, W = x.data, weight.data
     if type(X) is float or type(W) is float or X.ndim not in (1, 2) or W.ndim != 2 or X.shape[-1] != W.shape[1]:
         raise ValueError(f"linear: input of shape {_shape(X)} does not fit weight of shape {_shape(W)} "
@@ -627,15 +650,24 @@ def _check_finite(node: Value) -> None:
                                      f"non-finite gradient for its input {p!r}")
 
 
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
 def _check_axis(op: str, axis: Any, ndim: int) -> Any:
+    """Validate an axis (an int or a tuple of distinct ints in range) and make it non-negative."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if _is_int(axis) else tuple(axis) if isinstance(axis, (tuple, list)) else None
+    if axes is None or not all(_is_int(a) for a in axes):
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {axis!r} is out of range for a Value with {ndim} dimension(s)")
     normalized = tuple(int(a) % ndim for a in axes)
-    return normalized[0] if isinstance(axis, (int, np.integer)) else normalized
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: axis {axis!r} repeats an axis")
+    return normalized[0] if _is_int(axis) else normalized
 
 
 _new = object.__new__

@@ -92,6 +92,8 @@ def _init_weights(rng: np.random.Generator, init: str, n_out: int, n_in: int, dt
 
 
 def _check_sizes(sizes: Sequence[int]) -> list[int]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"sizes: expected a list of layer widths like [784, 30, 10], got {sizes!r}")
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"sizes: need at least two layer sizes (inputs and outputs), got {sizes}")
@@ -162,7 +164,11 @@ class MLP(Module):
 
     def accuracy(self, x: Any, labels: Any) -> float:
         """Fraction of examples whose prediction equals the label."""
-        return float(np.mean(self.predict(x) == np.asarray(labels)))
+        predictions, labels = self.predict(x), np.asarray(labels)
+        if labels.shape != predictions.shape:
+            raise ValueError(f"accuracy: labels have shape {labels.shape}, expected {predictions.shape} "
+                             f"(one integer label per example)")
+        return float(np.mean(predictions == labels))
 
     def _input(self, x: Any) -> Value:
         if not isinstance(x, Value):
@@ -289,11 +295,19 @@ def _batch_size(a: Value) -> int:
     return a.shape[0] if a.ndim == 2 else 1
 
 
+def _check_batch(a: Value, cost: str) -> int:
+    m = _batch_size(a)
+    if m == 0 or a.size == 0:
+        raise ValueError(f"{cost}: the mini-batch is empty (outputs of shape {a.shape})")
+    return m
+
+
 def quadratic_cost(a: Value, y: Any) -> Value:
     """C = 1/(2m) Σₓ ‖y(x) − aᴸ(x)‖² (eq. 6, averaged over the mini-batch); its gradient is (aᴸ − y)/m."""
     y = _targets(a, y, "quadratic_cost")
+    m = _check_batch(a, "quadratic_cost")
     diff = a.data - y
-    return _node(0.5 / _batch_size(a) * float(np.vdot(diff, diff)), _quadratic_rule, a, ctx=diff)
+    return _node(0.5 / m * float(np.vdot(diff, diff)), _quadratic_rule, a, ctx=diff)
 
 
 def _quadratic_rule(out: Value, g: Any) -> None:
@@ -309,7 +323,7 @@ def cross_entropy_cost(a: Value, y: Any) -> Value:
     saturated wrong neuron then costs at most ≈ 708 instead of its exact value.
     """
     y = _targets(a, y, "cross_entropy_cost")
-    m = _batch_size(a)
+    m = _check_batch(a, "cross_entropy_cost")
     if a._rule is _sigmoid_rule:
         z = a._a.data
         softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
@@ -327,13 +341,14 @@ def _output_delta_rule(out: Value, g: Any) -> None:  # for σ with cross-entropy
 
 def _cross_entropy_rule(out: Value, g: Any) -> None:
     a, y = out._a.data, out._ctx
-    _accumulate(out._a, (a - y) / (a * (1 - a)) * (g / _batch_size(out._a)))
+    curvature = np.maximum(a * (1 - a), np.finfo(a.dtype).tiny)  # floored like the logs in the cost
+    _accumulate(out._a, (a - y) / curvature * (g / _batch_size(out._a)))
 
 
 def log_likelihood_cost(a: Value, y: Any) -> Value:
     """C = −1/m Σₓ ln aᴸ_y(x) (eq. 80) for softmax outputs; from zᴸ when `a` is softmax(zᴸ): δᴸ = aᴸ − y."""
     y = _targets(a, y, "log_likelihood_cost")
-    m = _batch_size(a)
+    m = _check_batch(a, "log_likelihood_cost")
     if a._rule is _softmax_rule:
         z = a._a.data
         shifted = z - z.max(axis=-1, keepdims=True)
@@ -345,7 +360,8 @@ def log_likelihood_cost(a: Value, y: Any) -> Value:
 
 
 def _log_likelihood_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, -out._ctx / out._a.data * (g / _batch_size(out._a)))
+    a = out._a.data
+    _accumulate(out._a, -out._ctx / np.maximum(a, np.finfo(a.dtype).tiny) * (g / _batch_size(out._a)))
 
 
 _quadratic_rule.symbol = "quadratic cost"

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import math
 import numbers
 
-import numpy as np
 
 from .engine import Value
 
 __all__ = ["SGD"]
+
+
+def _finite(value: numbers.Real) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 class SGD:
@@ -34,7 +41,7 @@ class SGD:
         for name, value, ok, expected in [("lr", lr, lambda v: v > 0, "a positive number"),
                                           ("momentum", momentum, lambda v: 0 <= v < 1, "in [0, 1)"),
                                           ("weight_decay", weight_decay, lambda v: v >= 0, "non-negative")]:
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or not ok(value):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value) or not ok(value):
                 raise ValueError(f"SGD: {name} must be {expected}, got {value!r}")
         self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
         self._decay = [weight_decay > 0 and not (p.name or "").endswith("bias") for p in self.params]

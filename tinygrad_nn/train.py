@@ -68,7 +68,7 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
         total, count = 0.0, 0
         batches = mini_batches(data.x.astype(dtype, copy=False), data.y, batch_size, seed=rng)
         for x, y in _progress(batches, math.ceil(len(data) / batch_size), f"epoch {epoch}", progress):
-            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported below, once
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
                 c = cost_fn(net(x), y)
                 if not math.isfinite(c.data):
                     raise DivergenceError(f"the cost became {c.data} in epoch {epoch}: training diverged; "
@@ -78,6 +78,9 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
                 optimizer.step()
             total += c.data * len(y)
             count += len(y)
+        if not all(np.all(np.isfinite(p.data)) for p in optimizer.params):
+            raise DivergenceError(f"the weights became infinite or NaN in epoch {epoch}: training diverged; "
+                                  f"try a smaller learning rate than {lr}")
         record = EpochRecord(epoch, total / count, _accuracy(net, splits.validation), _accuracy(net, splits.test),
                              time.perf_counter() - start)
         history.append(record)
@@ -89,7 +92,10 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
 
 
 def _accuracy(net: MLP, dataset: Any) -> float | None:
-    return net.accuracy(dataset.x, dataset.y) if len(dataset) else None
+    if not len(dataset):
+        return None
+    with np.errstate(over="ignore"):  # huge but finite weights saturate σ: e^(−z) may overflow harmlessly
+        return net.accuracy(dataset.x, dataset.y)
 
 
 def _check_positive_int(name: str, value: Any) -> None:
@@ -115,11 +121,14 @@ def save_model(net: MLP, path: str | os.PathLike, extra: dict[str, Any] | None =
     meta = {"format": MODEL_FORMAT, **net.config(), **(extra or {})}
     arrays = {name: np.asarray(value) for name, value in net.state_dict().items()}
     arrays["__meta__"] = np.array(json.dumps(meta))
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = path.parent
     if not directory.is_dir():
         raise DataError(f"cannot save the model to {path}: directory {directory} does not exist")
+    if path.is_dir():
+        raise DataError(f"cannot save the model to {path}: it is a directory")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; a model is an ordinary file
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -130,38 +139,67 @@ def save_model(net: MLP, path: str | os.PathLike, extra: dict[str, Any] | None =
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def load_model(path: str | os.PathLike) -> MLP:
     """Read a model written by `save_model`, checking its metadata and every array's shape."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"model file {path} does not exist")
+    arrays, meta = _read_model_file(path)
+    sizes = meta.get("sizes")
+    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(type(n) is int and n > 0 for n in sizes)):
+        raise DataError(f"model file {path}: metadata 'sizes' must be a list of positive layer widths, got {sizes!r}")
+    expected = {}
+    for l, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        expected[f"layers.{l}.weight"], expected[f"layers.{l}.bias"] = (n_out, n_in), (n_out,)
+    if set(arrays) != set(expected):
+        raise DataError(f"model file {path}: arrays {sorted(arrays)} do not match the metadata's sizes {sizes}")
+    for name, shape in expected.items():  # before building anything, so a tampered size allocates nothing
+        if arrays[name].shape != shape or arrays[name].dtype.kind != "f":
+            raise DataError(f"model file {path}: {name} has shape {arrays[name].shape} and dtype "
+                            f"{arrays[name].dtype}, the metadata's sizes {sizes} need {shape} floats")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"model file {path} is not a readable .npz file: {exc}") from None
-    if "__meta__" not in arrays:
-        raise DataError(f"model file {path} has no __meta__ entry: it was not written by tinygrad_nn")
-    try:
-        meta = json.loads(str(arrays.pop("__meta__")))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"model file {path}: metadata is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-        raise DataError(f"model file {path}: unknown format {meta.get('format') if isinstance(meta, dict) else meta!r}"
-                        f", expected {MODEL_FORMAT!r}")
-    try:
-        net = MLP(meta["sizes"], meta["activation"], meta["output_activation"], meta["init"],
-                  dtype=arrays["layers.0.weight"].dtype if "layers.0.weight" in arrays else np.float64)
+        net = MLP(sizes, meta.get("activation"), meta.get("output_activation"), meta.get("init"),
+                  dtype=arrays["layers.0.weight"].dtype)
         net.load_state_dict(arrays)
-    except (KeyError, ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise DataError(f"model file {path} does not match its metadata: {exc}") from None
     return net
 
 
+def _read_model_file(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and the metadata of a model file, never unpickling anything."""
+    if not path.is_file():
+        raise DataError(f"model file {path} does not exist")
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise DataError(f"model file {path} holds a single array (.npy), not a tinygrad_nn model (.npz)")
+        with npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"model file {path} is not a valid .npz model file ({exc})") from None
+    meta_array = arrays.pop("__meta__", None)
+    if meta_array is None:
+        raise DataError(f"model file {path} has no __meta__ entry: it was not written by tinygrad_nn")
+    try:
+        meta = json.loads(str(meta_array))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"model file {path}: metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise DataError(f"model file {path}: unknown format {found!r}, expected {MODEL_FORMAT!r}")
+    return arrays, meta
+
+
 def model_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON metadata saved with a model (data set, cost, epoch, architecture)."""
-    with np.load(path, allow_pickle=False) as npz:
-        return json.loads(str(npz["__meta__"]))
+    return _read_model_file(Path(path))[1]
 
 
 def write_history(history: Sequence[EpochRecord], path: str | os.PathLike) -> None:
