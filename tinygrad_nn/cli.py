@@ -6,9 +6,12 @@ or 1 (data); a traceback appears only for a real bug, and only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
 import sys
 import time
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -37,43 +40,23 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
-def _positive(kind: type) -> callable:
-    def parse(text: str):
+def _number(kind: type, minimum: float, *, strict: bool = False, below: float | None = None) -> Callable:
+    """An argparse type: a finite int or float ≥ `minimum` (> with `strict`) and < `below`."""
+    def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
-        if not value > 0 or (kind is float and not np.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+        if not (math.isfinite(value) and (value > minimum if strict else value >= minimum)
+                and (below is None or value < below)):
+            bound = f"{'>' if strict else '≥'} {minimum}" + ("" if below is None else f" and < {below}")
+            raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
         return value
     return parse
 
 
-def _momentum(text: str) -> float:
-    value = _non_negative(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 1)")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative integer")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value >= 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative number")
-    return value
+_positive_int, _positive_float = _number(int, 0, strict=True), _number(float, 0, strict=True)
+_non_negative, _seed, _momentum = _number(float, 0), _number(int, 0), _number(float, 0, below=1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,9 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = commands.add_parser("train", help="train an MLP by mini-batch SGD and report accuracy")
     data_options(t)
     t.add_argument("--sizes", type=_sizes, default=None, help="layer widths, e.g. 64,30,10 (default: n_in,30,classes)")
-    t.add_argument("--epochs", type=_positive(int), default=30)
-    t.add_argument("--batch-size", type=_positive(int), default=10, help="mini-batch size m")
-    t.add_argument("--lr", type=_positive(float), default=3.0, help="learning rate η")
+    t.add_argument("--epochs", type=_positive_int, default=30)
+    t.add_argument("--batch-size", type=_positive_int, default=10, help="mini-batch size m")
+    t.add_argument("--lr", type=_positive_float, default=3.0, help="learning rate η")
     t.add_argument("--cost", choices=COSTS, default="quadratic",
                    help="quadratic (ch. 1) | cross-entropy (ch. 3) | log-likelihood (with a softmax output layer)")
     t.add_argument("--activation", choices=[a for a in ACTIVATIONS if a not in ("softmax", "step", "identity")],
@@ -117,16 +100,36 @@ def build_parser() -> argparse.ArgumentParser:
     c = commands.add_parser("check", help="autodiff gradients against BP1–BP4 and finite differences")
     c.add_argument("--sizes", type=_sizes, default=[784, 30, 10])
     c.add_argument("--cost", choices=("quadratic", "cross-entropy"), default="quadratic")
-    c.add_argument("--batch", type=_positive(int), default=10)
+    c.add_argument("--batch", type=_positive_int, default=10)
     c.add_argument("--seed", type=_seed, default=0)
-    c.add_argument("--tolerance", type=_positive(float), default=1e-9)
+    c.add_argument("--tolerance", type=_positive_float, default=1e-9)
 
     commands.add_parser("graph", help="render a computation graph or a network (see: graph --help)", add_help=False)
     return parser
 
 
+def _one_blas_thread() -> Any:
+    """Limit BLAS to one thread unless the user chose (OPENBLAS_NUM_THREADS …).
+
+    This network's matrices are small: a second BLAS thread gains little, and when another process
+    keeps a core busy, OpenBLAS's spinning threads made a training step 30× slower on a 2-core machine.
+    """
+    if any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    with _one_blas_thread():
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     debug = "--debug" in argv
     try:
         if argv and argv[0] == "graph" or argv[:2] == ["--debug", "graph"]:
