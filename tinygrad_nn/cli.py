@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", choices=INITS, default="normal", help="normal: N(0,1) (ch. 1); scaled: N(0,1/n_in) (ch. 3)")
     t.add_argument("--momentum", type=_momentum, default=0.0, help="μ in [0, 1) (ch. 3)")
     t.add_argument("--weight-decay", type=_non_negative, default=0.0, help="L2 term λ/n (ch. 3)")
+    t.add_argument("--patience", type=_positive_int, default=None, metavar="N",
+                   help="halve η when validation accuracy has not improved for N epochs (ch. 3)")
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     t.add_argument("--save", metavar="PATH", help="save the model (.npz) after every epoch, atomically")
@@ -190,14 +192,16 @@ def _train(args: argparse.Namespace) -> int:
 
     def report(r: EpochRecord) -> None:
         val = "" if r.validation_accuracy is None else f"  validation {r.validation_accuracy:6.2%}"
+        eta = f"  η {r.lr:g}" if args.patience else ""
         say(f"epoch {r.epoch:3d}/{args.epochs}  cost {r.training_cost:.4f}{val}  test {r.test_accuracy:6.2%}  "
-            f"{r.seconds:.2f} s", flush=True)
+            f"{r.seconds:.2f} s{eta}", flush=True)
 
     start = time.perf_counter()
     history: list[EpochRecord] = []
     try:
         train(net, splits, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cost=args.cost,
-              momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed, save_path=args.save,
+              momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed, patience=args.patience,
+              save_path=args.save,
               progress=not args.quiet, on_epoch=lambda r: (history.append(r), report(r)))
     except DivergenceError:
         if args.save and history:

@@ -132,7 +132,14 @@ def _normalize(data: Any) -> Any:
 
 def _lift(x: Any) -> "Value":
     """Wrap a raw number or array that enters an op as a constant (no gradient is ever computed for it)."""
-    return x if isinstance(x, Value) else Value(x, requires_grad=False)
+    if isinstance(x, Value):
+        return x
+    if type(x) is float or type(x) is int:  # the common case in scalar graphs: skip __init__'s checks
+        c = _new(Value)
+        c.data, c.grad, c.name, c.requires_grad = float(x), None, None, False
+        c._rule = c._a = c._b = c._c = c._ctx = None
+        return c
+    return Value(x, requires_grad=False)
 
 
 def _divide(x: Any, y: Any) -> Any:
@@ -601,8 +608,9 @@ def linear(x: Any, weight: Value, bias: Value | None = None) -> Value:
                          f"(expected (m, {_shape(W)[-1] if _shape(W) else '?'}) or (n_in,))")
     z = X @ W.T
     if bias is not None:
-        if bias.shape != (W.shape[0],):
-            raise ValueError(f"linear: bias has shape {bias.shape}, expected ({W.shape[0]},) for weight {W.shape}")
+        if np.shape(bias.data) != (W.shape[0],):
+            raise ValueError(f"linear: bias has shape {np.shape(bias.data)}, expected ({W.shape[0]},) "
+                             f"for weight {W.shape}")
         z += bias.data
     return _node(z, _linear_rule, x, weight, bias)
 
@@ -626,20 +634,25 @@ def _topological_order(root: Value) -> list[Value]:
     order: list[Value] = []
     expanded: set[Value] = set()
     stack: list[Any] = [root]
+    push, pop, finish, expand = stack.append, stack.pop, order.append, expanded.add  # hot loop: local names
     while stack:
-        node = stack.pop()
+        node = pop()
         if node is None:
-            order.append(stack.pop())
+            finish(pop())
             continue
         if node in expanded:
             continue
-        expanded.add(node)
+        expand(node)
         node.grad = None  # an intermediate: recomputed, never double-counted
-        stack.append(node)
-        stack.append(None)
-        for p in (node._a, node._b, node._c):
-            if p is not None and p._a is not None and p not in expanded:
-                stack.append(p)
+        push(node)
+        push(None)
+        a, b, c = node._a, node._b, node._c
+        if a._a is not None and a not in expanded:  # a non-leaf always has its first input
+            push(a)
+        if b is not None and b._a is not None and b not in expanded:
+            push(b)
+        if c is not None and c._a is not None and c not in expanded:
+            push(c)
     return order
 
 

@@ -173,13 +173,14 @@ class MLP(Module):
     def _input(self, x: Any) -> Value:
         if not isinstance(x, Value):
             x = Value(x, requires_grad=False, name="x")
-            dtype = self.layers[0].weight.dtype
-            if x.dtype != dtype:  # a float32 network computes in float32 whatever the input's dtype
+            dtype = self.layers[0].weight.data.dtype
+            if type(x.data) is not np.ndarray or x.data.dtype != dtype:  # a float32 network computes in float32
                 x.data = np.asarray(x.data, dtype=dtype)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.sizes[0]:
-            raise ValueError(f"MLP: input has shape {x.shape}, expected (m, {self.sizes[0]}) or ({self.sizes[0]},)")
-        if x.ndim == 2 and x.shape[0] == 0:
-            raise ValueError(f"MLP: input batch is empty (shape {x.shape})")
+        shape = np.shape(x.data)
+        if len(shape) not in (1, 2) or shape[-1] != self.sizes[0]:
+            raise ValueError(f"MLP: input has shape {shape}, expected (m, {self.sizes[0]}) or ({self.sizes[0]},)")
+        if len(shape) == 2 and shape[0] == 0:
+            raise ValueError(f"MLP: input batch is empty (shape {shape})")
         return x
 
 
@@ -274,25 +275,26 @@ COSTS = ("quadratic", "cross-entropy", "log-likelihood")
 
 def _targets(a: Value, y: Any, cost: str) -> np.ndarray:
     """Targets as an array shaped like `a`: one-hot rows as given, or integer labels turned one-hot."""
-    y = y.data if isinstance(y, Value) else y
-    y = np.asarray(y)
-    shape = a.shape
+    y = np.asarray(y.data if isinstance(y, Value) else y)
+    shape = np.shape(a.data)
     if y.shape == shape and y.dtype.kind in "fiub":
         return y.astype(a.dtype, copy=False)
     if y.dtype.kind in "iu" and len(shape) >= 1 and y.shape == shape[:-1]:
         k = shape[-1]
-        if y.size and (y.min() < 0 or y.max() >= k):
-            bad = y[(y < 0) | (y >= k)].flat[0]
+        labels = y.reshape(-1)
+        if labels.size and (labels.min() < 0 or labels.max() >= k):
+            bad = labels[(labels < 0) | (labels >= k)][0]
             raise ValueError(f"{cost}: label {bad} is out of range for {k} output neurons")
         onehot = np.zeros(shape, dtype=a.dtype)
-        np.put_along_axis(onehot, y[..., None], 1.0, axis=-1)
+        onehot.reshape(-1, k)[np.arange(labels.size), labels] = 1.0
         return onehot
     raise ValueError(f"{cost}: targets of shape {y.shape} (dtype {y.dtype}) do not match outputs of shape {shape}; "
                      f"expected {shape} (one-hot) or {shape[:-1]} (integer labels)")
 
 
 def _batch_size(a: Value) -> int:
-    return a.shape[0] if a.ndim == 2 else 1
+    d = a.data
+    return d.shape[0] if type(d) is np.ndarray and d.ndim == 2 else 1
 
 
 def _check_batch(a: Value, cost: str) -> int:

@@ -1,11 +1,11 @@
 """Mini-batch stochastic gradient descent (Nielsen eq. 20–21, with ch. 3's momentum and L2 weight decay)."""
 from __future__ import annotations
 
-from typing import Iterable
-
 import math
 import numbers
+from typing import Iterable
 
+import numpy as np
 
 from .engine import Value
 
@@ -46,27 +46,48 @@ class SGD:
         self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
         self._decay = [weight_decay > 0 and not (p.name or "").endswith("bias") for p in self.params]
         self._velocity: list = [None] * len(self.params)
+        self._buffers: list = [None] * len(self.params)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place (arrays keep their identity)."""
-        lr, mu = self.lr, self.momentum
+        """Update every parameter that has a gradient, in place and without allocating (arrays keep their
+        identity; a scratch buffer per parameter holds η∇C, so no big temporary is made on each step)."""
+        lr, mu, decay = self.lr, self.momentum, self.weight_decay
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
                 continue
-            if self._decay[i]:
-                g = g + self.weight_decay * p.data
+            if type(p.data) is float:
+                self._step_scalar(i, p, g)
+                continue
+            step = self._buffers[i]
+            if step is None:
+                step = self._buffers[i] = np.empty_like(p.data)
+            if self._decay[i]:                     # η (∂C₀/∂w + (λ/n) w)
+                np.multiply(p.data, decay, out=step)
+                step += g
+                step *= lr
+            else:                                  # η ∂C/∂w
+                np.multiply(g, lr, out=step)
             if mu:
                 v = self._velocity[i]
-                v = -lr * g if v is None else mu * v - lr * g
-                self._velocity[i] = v
-                update = v
+                if v is None:
+                    v = self._velocity[i] = np.zeros_like(p.data)
+                v *= mu                            # v → μv − η∇C
+                v -= step
+                p.data += v                        # w → w + v
             else:
-                update = -lr * g
-            if type(p.data) is float:
-                p.data = p.data + float(update)
-            else:
-                p.data += update
+                p.data -= step                     # w → w − η∇C  (eq. 20–21)
+
+    def _step_scalar(self, i: int, p: Value, g: float) -> None:
+        """The same update for a Python-float parameter (the scalar networks)."""
+        if self._decay[i]:
+            g = g + self.weight_decay * p.data
+        if self.momentum:
+            v = self.momentum * (self._velocity[i] or 0.0) - self.lr * g
+            self._velocity[i] = v
+            p.data = p.data + v
+        else:
+            p.data = p.data - self.lr * g
 
     def zero_grad(self) -> None:
         """Forget the gradients (leaf gradients accumulate across backward calls until this)."""

@@ -37,20 +37,25 @@ class EpochRecord:
     validation_accuracy: float | None
     test_accuracy: float | None
     seconds: float
+    lr: float  # η during this epoch
 
 
 def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, lr: float = 3.0,
           cost: str = "quadratic", momentum: float = 0.0, weight_decay: float = 0.0, seed: int | None = 0,
-          save_path: str | os.PathLike | None = None, progress: bool = False,
+          patience: int | None = None, save_path: str | os.PathLike | None = None, progress: bool = False,
           on_epoch: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
     """Train `net` by mini-batch SGD on `splits.training` and return the per-epoch history.
 
     Each step is: cost of the mini-batch (a mean, so SGD does eq. 20–21), backward, update. After each
     epoch the accuracies are measured and, with `save_path`, the model is saved atomically, so the file
     always holds the last good epoch. A NaN/inf cost stops training with DivergenceError.
+    With `patience`, η is halved whenever validation accuracy has not improved for that many epochs
+    (the learning-rate schedule of Nielsen's chapter 3).
     """
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
+    if patience is not None:
+        _check_positive_int("patience", patience)
     cost_fn = cost_function(cost)
     data = splits.training
     if data.x.shape[1] != net.sizes[0]:
@@ -82,8 +87,13 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
             raise DivergenceError(f"the weights became infinite or NaN in epoch {epoch}: training diverged; "
                                   f"try a smaller learning rate than {lr}")
         record = EpochRecord(epoch, total / count, _accuracy(net, splits.validation), _accuracy(net, splits.test),
-                             time.perf_counter() - start)
+                             time.perf_counter() - start, optimizer.lr)
         history.append(record)
+        if patience is not None and record.validation_accuracy is not None:
+            best = max(r.validation_accuracy for r in history)
+            since_best = epoch - next(r.epoch for r in history if r.validation_accuracy == best)
+            if since_best and since_best % patience == 0:
+                optimizer.lr /= 2
         if save_path is not None:
             save_model(net, save_path, {"epoch": epoch, "data": splits.name, "cost": cost})
         if on_epoch is not None:
