@@ -276,7 +276,7 @@ def test_save_to_a_missing_directory_exits_1(capsys: pytest.CaptureFixture, tmp_
 def test_divergence_exits_1_and_says_which_epoch_was_kept(capsys: pytest.CaptureFixture, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     def diverging_train(net, splits, *, on_epoch, save_path, **kwargs):
-        on_epoch(EpochRecord(1, 0.3, 0.5, 0.5, 0.01))
+        on_epoch(EpochRecord(1, 0.3, 0.5, 0.5, 0.01, 3.0))
         raise DivergenceError("the cost became nan in epoch 2: training diverged")
 
     monkeypatch.setattr(train_module, "train", diverging_train)

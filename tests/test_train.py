@@ -397,7 +397,7 @@ def test_load_model_refuses_a_raw_pickle(tmp_path: Path) -> None:
 
 
 # ---- history files -----------------------------------------------------------------------------------
-HISTORY = [EpochRecord(1, 0.5, 0.25, 0.3, 0.01), EpochRecord(2, 0.25, None, 0.75, 1.5)]
+HISTORY = [EpochRecord(1, 0.5, 0.25, 0.3, 0.01, 3.0), EpochRecord(2, 0.25, None, 0.75, 1.5, 1.5)]
 
 
 @pytest.mark.parametrize("name", ["h.json", "H.JSON"])
@@ -414,12 +414,30 @@ def test_write_history_csv(tmp_path: Path, name: str) -> None:
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
-    assert reader.fieldnames == ["epoch", "training_cost", "validation_accuracy", "test_accuracy", "seconds"]
+    assert reader.fieldnames == ["epoch", "training_cost", "validation_accuracy", "test_accuracy", "seconds", "lr"]
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert [float(r["training_cost"]) for r in rows] == [0.5, 0.25]
     assert [r["validation_accuracy"] for r in rows] == ["0.25", ""]  # None is an empty cell
     assert [float(r["test_accuracy"]) for r in rows] == [0.3, 0.75]
     assert [float(r["seconds"]) for r in rows] == [0.01, 1.5]
+    assert [float(r["lr"]) for r in rows] == [3.0, 1.5]
+
+
+def test_patience_halves_eta_each_time_validation_stalls(digits: Splits) -> None:
+    # η so small that nothing changes: validation accuracy never improves after epoch 1, so with
+    # patience 2 η halves after epochs 3 and 5 (2 and 4 epochs since the best).
+    history = train(MLP([64, 10, 10], seed=0), digits, epochs=6, lr=1e-12, patience=2)
+    assert len({r.validation_accuracy for r in history}) == 1
+    assert [r.lr for r in history] == [1e-12, 1e-12, 1e-12, 5e-13, 5e-13, 2.5e-13]
+
+
+def test_patience_keeps_eta_while_validation_improves(digits: Splits) -> None:
+    history = train(MLP([64, 30, 10], seed=0), digits, epochs=3, lr=3.0, patience=1)
+    accuracies = [r.validation_accuracy for r in history]
+    assert accuracies == sorted(set(accuracies))  # strictly improving in these first epochs
+    assert [r.lr for r in history] == [3.0, 3.0, 3.0]
+    with pytest.raises(ValueError, match="patience"):
+        train(MLP([64, 10, 10], seed=0), digits, epochs=1, patience=0)
 
 
 def test_write_history_of_a_real_run(digits: Splits, tmp_path: Path) -> None:

@@ -104,6 +104,9 @@ def sigmoid_prime(z: np.ndarray | float) -> np.ndarray:
 
 def _check_network(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]
                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    if not isinstance(weights, (list, tuple)) or not isinstance(biases, (list, tuple)):
+        raise TypeError(f"weights and biases must be lists of arrays, got {type(weights).__name__} "
+                        f"and {type(biases).__name__}")
     if len(weights) != len(biases):
         raise ValueError(f"got {len(weights)} weight matrices but {len(biases)} bias vectors; "
                          "the network needs one (weights[l], biases[l]) pair per layer")
@@ -112,6 +115,9 @@ def _check_network(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]
     ws = [np.asarray(w) for w in weights]
     bs = [np.asarray(b) for b in biases]
     for l, (w, b) in enumerate(zip(ws, bs)):
+        for name, arr in (("weights", w), ("biases", b)):
+            if arr.dtype.kind not in "fiu":
+                raise TypeError(f"layer {l}: {name}[{l}] has dtype {arr.dtype}; expected real numbers")
         if w.ndim != 2:
             raise ValueError(f"layer {l}: weights[{l}] has shape {w.shape}; expected a 2-D "
                              "(n_out, n_in) matrix")
@@ -134,7 +140,9 @@ def _check_input(x: np.ndarray, w0: np.ndarray) -> np.ndarray:
                          f"so x must have shape (m, n_in) = (m, {w0.shape[1]}) or ({w0.shape[1]},)")
     if x.shape[0] == 0:
         raise ValueError(f"x has shape {x.shape}: the mini-batch has no examples")
-    if x.dtype.kind not in "fc":
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"x has dtype {x.dtype}; expected real numbers")
+    if x.dtype.kind != "f":
         # Integer pixels etc.: compute in the weights' float dtype rather than promoting to float64.
         x = x.astype(w0.dtype if w0.dtype.kind == "f" else np.float64)
     return x

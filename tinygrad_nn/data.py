@@ -408,8 +408,11 @@ def mini_batches(
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     x, y = np.asarray(x), np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length; got x {x.shape} and y {y.shape}")
+    if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
+        raise ValueError(f"x and y must be arrays with one row per example, of the same length; "
+                         f"got x {x.shape} and y {y.shape}")
+    if isinstance(seed, (int, np.integer)) and seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
     order = np.random.default_rng(seed).permutation(len(y)) if shuffle else np.arange(len(y))
     return _batches(x, y, order, int(batch_size))
 

@@ -133,6 +133,8 @@ class MLP(Module):
         if np.dtype(dtype).kind != "f":
             raise TypeError(f"dtype must be a floating type, got {np.dtype(dtype)}")
         self.activation, self.output_activation, self.init = activation, output_activation or activation, init
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         rng = np.random.default_rng(seed)
         self.layers = [Linear(n_in, n_out, init, rng, dtype) for n_in, n_out in zip(self.sizes, self.sizes[1:])]
         self._name_parameters()

@@ -56,6 +56,8 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
     _check_positive_int("batch_size", batch_size)
     if patience is not None:
         _check_positive_int("patience", patience)
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
     cost_fn = cost_function(cost)
     data = splits.training
     if data.x.shape[1] != net.sizes[0]:
