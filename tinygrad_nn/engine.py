@@ -53,10 +53,6 @@ def detect_anomaly() -> Iterator[None]:
         _anomaly = saved
 
 
-def _leaf_rule(out: "Value", g: Any) -> None:
-    """Marks a leaf that wants a gradient; leaves have nothing to propagate to."""
-
-
 def _as_data(data: Any) -> Any:
     """Validate and convert user data: Python numbers become floats, everything else a float ndarray."""
     if isinstance(data, float):
@@ -172,8 +168,7 @@ class Value:
             data = data.copy()
         self.data, self.grad, self.name = data, None, name
         self.requires_grad = bool(requires_grad)
-        self._rule = _leaf_rule if requires_grad else None
-        self._a = self._b = self._c = self._ctx = None
+        self._rule = self._a = self._b = self._c = self._ctx = None
 
     # ---- introspection -------------------------------------------------------------------------
     @property
