@@ -53,7 +53,7 @@ def main() -> None:
         activation = options[options.index("--activation") + 1] if "--activation" in options else "sigmoid"
         command = " ".join(["python -m tinygrad_nn train", *options])
         print(f"| `{command}` | {data} | [{sizes}] {activation} — {what} | {len(history)} | "
-              f"{history[-1]['test_accuracy']:.1%} | {seconds:.0f} s |", flush=True)
+              f"{history[-1]['test_accuracy']:.1%} | {seconds:.1f} s |", flush=True)
 
 
 if __name__ == "__main__":

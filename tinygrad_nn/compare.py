@@ -97,8 +97,8 @@ def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tole
     c = cost_fn(activations[-1], y)
     c.backward()
 
-    weights = [layer.weight.data.astype(np.float64) for layer in net.layers]
-    biases = [layer.bias.data.astype(np.float64) for layer in net.layers]
+    weights = [w.astype(np.float64) for w in net.weights]
+    biases = [b.astype(np.float64) for b in net.biases]
     ref = closed_form.backprop(weights, biases, x, y, cost=cost)
 
     report = GradientReport(net.sizes, cost, m)

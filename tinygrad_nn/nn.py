@@ -139,6 +139,16 @@ class MLP(Module):
         self.layers = [Linear(n_in, n_out, init, rng, dtype) for n_in, n_out in zip(self.sizes, self.sizes[1:])]
         self._name_parameters()
 
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The book's list of weight matrices wˡ (the arrays themselves), e.g. for `backprop.backprop`."""
+        return [layer.weight.data for layer in self.layers]
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """The book's list of bias vectors bˡ (the arrays themselves)."""
+        return [layer.bias.data for layer in self.layers]
+
     def config(self) -> dict[str, Any]:
         """The architecture as plain JSON-able data (saved beside the weights)."""
         return {"sizes": self.sizes, "activation": self.activation,
