@@ -155,13 +155,17 @@ class MLP(Module):
                 "output_activation": self.output_activation, "init": self.init}
 
     def feedforward(self, x: Any) -> tuple[list[Value], list[Value]]:
-        """Run the network, returning (zs, activations) with activations[0] the input (eq. 25)."""
+        """Run the network, returning (zs, activations) with activations[0] the input (eq. 25).
+
+        The nodes are named as in the book, whose input layer is layer 1: z2, a2, …, zL, aL.
+        """
         a = self._input(x)
         zs, activations = [], [a]
         last = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
             z = layer(a)
             a = ACTIVATIONS[self.output_activation if l == last else self.activation](z)
+            z.name, a.name = f"z{l + 2}", f"a{l + 2}"  # the book numbers the input layer 1
             zs.append(z)
             activations.append(a)
         return zs, activations
