@@ -8,7 +8,6 @@ which is ~100× the expected O(EPS²) truncation plus O(ulp·C/EPS) round-off of
 """
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np

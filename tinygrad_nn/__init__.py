@@ -1,14 +1,19 @@
 """tinygrad_nn: a small, exact autograd engine with Nielsen's multilayer perceptron on top.
 
-- `Value`: one graph node type for Python scalars and numpy tensors, with reverse-mode `backward()`.
-- `nn`: `MLP` (one node per layer), `ScalarMLP` (one node per weight), the quadratic, cross-entropy
-  and log-likelihood costs; `optim.SGD`: mini-batch gradient descent (eq. 20–21).
-- `backprop`: the closed-form equations BP1–BP4 in numpy, and `compare_gradients` to check one
-  against the other; `gradcheck`: autodiff against finite differences.
+- `Value`: one graph node type for Python scalars and numpy tensors, with reverse-mode `backward()`;
+  `no_grad()`, `detect_anomaly()`, and `linear` (a layer's z = a·wᵀ + b as one node).
+- `nn`: `MLP` (one node per layer), `ScalarMLP` (one node per weight) and the quadratic,
+  cross-entropy and log-likelihood costs; `optim.SGD`: mini-batch gradient descent (eq. 20–21).
+- `backprop`: the closed-form equations BP1–BP4 in numpy; `compare_gradients` checks autodiff against
+  them and against finite differences; `gradcheck` checks any function against finite differences.
+- `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
+  loop and model files; `perceptron`: chapter 1's NAND perceptron and adder.
 """
-from . import nn, optim
+from . import backprop, data, nn, optim, perceptron, train
+from .compare import compare_gradients
 from .engine import Value, detect_anomaly, linear, no_grad
 from .gradcheck import gradcheck
 
-__all__ = ["Value", "no_grad", "detect_anomaly", "linear", "gradcheck", "nn", "optim"]
+__all__ = ["Value", "no_grad", "detect_anomaly", "linear", "gradcheck", "compare_gradients",
+           "nn", "optim", "backprop", "data", "train", "perceptron"]
 __version__ = "0.1.0"
