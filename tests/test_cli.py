@@ -266,9 +266,10 @@ def test_evaluate_a_model_on_data_of_another_width(capsys: pytest.CaptureFixture
     assert "m.npz" in line and "64" in line and "784" in line
 
 
-def test_save_to_a_missing_directory_exits_1(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    code, _, err = run(capsys, "train", "--epochs", "1", "--quiet", "--save", "nope/m.npz")
-    assert code == 1
+def test_save_to_a_missing_directory_exits_2_before_training(capsys: pytest.CaptureFixture,
+                                                            tmp_path: Path) -> None:
+    code, out, err = run(capsys, "train", "--epochs", "1", "--quiet", "--save", "nope/m.npz")
+    assert code == 2 and "test accuracy" not in out
     assert "nope" in one_line_error(err)
 
 

@@ -176,7 +176,7 @@ def test_digits_custom_sizes_and_errors():
 # ---------------------------------------------------------------------------- read_idx
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     array=hnp.arrays(np.uint8, hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5)),
     suffix=st.sampled_from(["", ".gz"]),
@@ -482,7 +482,7 @@ def test_one_hot_rejects_bad_arguments():
 # ---------------------------------------------------------------------------- mini_batches
 
 
-@settings(max_examples=60, deadline=None)
+
 @given(n=st.integers(0, 50), batch_size=st.integers(1, 60), shuffle=st.booleans(), seed=st.integers(0, 2**32))
 def test_mini_batches_cover_every_example_once(n, batch_size, shuffle, seed):
     x = np.arange(n, dtype=np.float64)[:, None] * np.array([1.0, -1.0])

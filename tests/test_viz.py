@@ -352,14 +352,19 @@ def test_saturated_neurons_get_an_orange_border(tmp_path):
     assert any("saturated" in line for line in pic.nodes["legend"])
 
 
-def test_show_delta_needs_zs_after_backward():
+def test_show_delta_needs_a_backward_pass_and_reads_bp3_without_zs():
     net = nn.MLP([2, 3, 1], seed=0)
-    with pytest.raises(ValueError, match="needs zs"):
+    with pytest.raises(ValueError, match="backward"):
         viz.draw_network(net, show_delta=True)
-    zs, _ = net.feedforward(np.ones((1, 2)))
+    zs, activations = net.feedforward(np.array([[0.3, -0.7], [1.0, 0.2]]))
     with pytest.raises(ValueError, match="backward"):
         viz.draw_network(net, show_delta=True, zs=zs)
     assert "δ" not in viz.draw_network(net, zs=zs).source
+    nn.quadratic_cost(activations[-1], np.array([[1.0], [0.0]])).backward()
+    from_bp3 = viz.draw_network(net, show_delta=True).source       # δ = ∂C/∂b (BP3), no zs needed
+    from_zs = viz.draw_network(net, show_delta=True, zs=zs).source  # δ summed over zs[l].grad rows
+    delta = float(net.layers[1].bias.grad[0])
+    assert f"δ = {delta:.4g}" in from_bp3 and f"δ = {delta:.4g}" in from_zs
 
 
 def test_network_accepts_a_scalar_mlp():

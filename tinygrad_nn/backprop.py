@@ -142,6 +142,8 @@ def _check_input(x: np.ndarray, w0: np.ndarray) -> np.ndarray:
         raise ValueError(f"x has shape {x.shape}: the mini-batch has no examples")
     if x.dtype.kind not in "fiub":
         raise TypeError(f"x has dtype {x.dtype}; expected real numbers")
+    if x.dtype.kind == "f" and not np.isfinite(x.sum()) and not np.all(np.isfinite(x)):  # one cheap sum first
+        raise ValueError(f"x contains NaN or inf (first at index {tuple(np.argwhere(~np.isfinite(x))[0])})")
     if x.dtype.kind != "f":
         # Integer pixels etc.: compute in the weights' float dtype rather than promoting to float64.
         x = x.astype(w0.dtype if w0.dtype.kind == "f" else np.float64)

@@ -60,6 +60,7 @@ _non_negative, _seed, _momentum = _number(float, 0), _number(int, 0), _number(fl
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the train, evaluate and check subcommands (graph is handed to `viz.cli`)."""
     from .nn import ACTIVATIONS, COSTS, INITS
 
     parser = _Parser(prog="tinygrad-nn", description="Nielsen's network on an exact autograd engine.")
@@ -126,6 +127,7 @@ def _one_blas_thread() -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line on `argv` (default: sys.argv[1:]) and return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     with _one_blas_thread():
         return _main(argv)
@@ -133,11 +135,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]  # accepted before or after the subcommand
     try:
-        if argv and argv[0] == "graph" or argv[:2] == ["--debug", "graph"]:
-            from viz.cli import main as graph_main  # the application layer may use viz; the library never does
-            rest = argv[argv.index("graph") + 1:]
-            return graph_main(rest)
+        if argv and argv[0] == "graph":
+            try:
+                from viz.cli import main as graph_main  # the application may use viz; the library never does
+            except ImportError as exc:
+                raise DataError(f"graph needs the graphviz Python package ({exc}): "
+                                f"pip install 'tinygrad_nn[viz]'") from None
+            return graph_main(argv[1:])
         args = build_parser().parse_args(argv)
         return {"train": _train, "evaluate": _evaluate, "check": _check}[args.command](args)
     except UsageError as exc:
@@ -171,6 +177,13 @@ def _train(args: argparse.Namespace) -> int:
     from .nn import MLP
     from .train import DivergenceError, EpochRecord, train, write_history
 
+    if args.history and not args.history.lower().endswith((".json", ".csv")):
+        raise UsageError(f"--history {args.history}: use a .json or .csv file name")
+    for option, path in (("--save", args.save), ("--history", args.history)):  # before any training
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise UsageError(f"{option} {path}: directory {os.path.dirname(os.path.abspath(path))} does not exist")
+        if path and os.path.isdir(path):
+            raise UsageError(f"{option} {path}: is a directory, expected a file name")
     splits = _load(args)
     n_in = splits.training.x.shape[1]
     sizes = args.sizes or [n_in, 30, splits.n_classes]
@@ -180,8 +193,6 @@ def _train(args: argparse.Namespace) -> int:
     if sizes[-1] != splits.n_classes:
         raise UsageError(f"--sizes {','.join(map(str, sizes))}: the last width must be {splits.n_classes}, "
                          f"the number of classes in {splits.name}")
-    if args.history and not args.history.lower().endswith((".json", ".csv")):
-        raise UsageError(f"--history {args.history}: use a .json or .csv file name")
     output = {"log-likelihood": "softmax", "cross-entropy": "sigmoid"}.get(args.cost)  # what each cost is for
     net = MLP(sizes, activation=args.activation, output_activation=output, init=args.init, seed=args.seed,
               dtype=np.dtype(args.dtype))

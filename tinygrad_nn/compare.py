@@ -31,6 +31,7 @@ class Comparison:
 
     @property
     def ok(self) -> bool:
+        """The relative error is finite and within the tolerance."""
         return bool(np.isfinite(self.max_rel) and self.max_rel <= self.tolerance)
 
 
@@ -44,6 +45,7 @@ class GradientReport:
 
     @property
     def ok(self) -> bool:
+        """Every row agrees."""
         return all(r.ok for r in self.rows)
 
     def __str__(self) -> str:
@@ -85,6 +87,9 @@ def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tole
     if net.activation != "sigmoid" or net.output_activation != "sigmoid":
         raise ValueError(f"compare_gradients: BP1–BP4 here are for sigmoid networks; this one uses "
                          f"{net.activation}/{net.output_activation}")
+    for name, value in (("tolerance", tolerance), ("fd_tolerance", fd_tolerance), ("fd_eps", fd_eps)):
+        if not (isinstance(value, (int, float)) and value > 0 and np.isfinite(value)):
+            raise ValueError(f"compare_gradients: {name} must be a positive number, got {value!r}")
     if cost not in closed_form.COSTS:
         raise ValueError(f"compare_gradients: unknown cost {cost!r}; valid: {', '.join(closed_form.COSTS)}")
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))

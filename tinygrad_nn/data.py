@@ -78,6 +78,11 @@ class Dataset:
             )
         if y.dtype.kind not in "iu":
             raise DataError(f"Dataset labels y must be integers; got dtype {y.dtype}")
+        if x.dtype.kind not in "fiub":
+            raise DataError(f"Dataset images x must be real numbers; got dtype {x.dtype}")
+        if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise DataError(f"Dataset images x contain NaN or inf (first at index {bad})")
         object.__setattr__(self, "x", x.astype(np.float64, copy=False))
         object.__setattr__(self, "y", y.astype(np.int64, copy=False))
 
@@ -140,6 +145,8 @@ def load_digits(validation_size: int = 180, test_size: int = 360, seed: int = 0)
     for label, size in (("validation_size", validation_size), ("test_size", test_size)):
         if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
             raise ValueError(f"{label} must be a non-negative int, got {size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if validation_size + test_size >= n:
         raise ValueError(
             f"validation_size + test_size must leave training examples: "

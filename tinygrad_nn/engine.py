@@ -173,18 +173,22 @@ class Value:
     # ---- introspection -------------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
+        """The data's shape; () for a scalar."""
         return _shape(self.data)
 
     @property
     def ndim(self) -> int:
+        """Number of dimensions (0 for a scalar)."""
         return len(self.shape)
 
     @property
     def size(self) -> int:
+        """Number of elements."""
         return 1 if type(self.data) is float else self.data.size
 
     @property
     def dtype(self) -> np.dtype:
+        """float64 for a scalar, else the array's dtype."""
         return np.dtype(np.float64) if type(self.data) is float else self.data.dtype
 
     @property
@@ -194,6 +198,7 @@ class Value:
 
     @property
     def is_leaf(self) -> bool:
+        """True for a Value made by the user (a parameter, input or constant), not by an op."""
         return self._a is None
 
     @property
@@ -215,6 +220,7 @@ class Value:
         return float(self.data) if type(self.data) is float else float(self.data.reshape(()))
 
     def numpy(self) -> np.ndarray:
+        """The data as an ndarray (a 0-d one for a scalar)."""
         return np.asarray(self.data)
 
     def detach(self) -> "Value":
@@ -225,6 +231,7 @@ class Value:
         return out
 
     def zero_grad(self) -> None:
+        """Forget this node's gradient."""
         self.grad = None
 
     # ---- arithmetic: each op, then its derivative -----------------------------------------------
@@ -291,6 +298,7 @@ class Value:
 
     # ---- elementwise functions ------------------------------------------------------------------
     def exp(self) -> "Value":
+        """eˣ; overflows to inf without a warning."""
         x = self.data
         if type(x) is float:
             try:
@@ -303,6 +311,7 @@ class Value:
         return _node(y, _exp_rule, self)
 
     def log(self) -> "Value":
+        """The natural logarithm (−inf at 0, NaN below)."""
         x = self.data
         if type(x) is float:
             y = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
@@ -311,6 +320,7 @@ class Value:
         return _node(y, _log_rule, self)
 
     def tanh(self) -> "Value":
+        """tanh(x), stable for any finite x."""
         x = self.data
         return _node(math.tanh(x) if type(x) is float else np.tanh(x), _tanh_rule, self)
 
@@ -319,6 +329,7 @@ class Value:
         return _node(_sigmoid(self.data), _sigmoid_rule, self)
 
     def relu(self) -> "Value":
+        """max(x, 0); its derivative at 0 is taken as 0."""
         x = self.data
         return _node((x if x > 0 else 0.0) if type(x) is float else np.maximum(x, 0), _relu_rule, self)
 
@@ -329,6 +340,7 @@ class Value:
 
     # ---- reductions and shape ops ---------------------------------------------------------------
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
+        """Sum over `axis` (all elements by default), like numpy."""
         x = self.data
         if type(x) is float:
             _check_axis("sum", axis, 0)
@@ -337,6 +349,7 @@ class Value:
         return _node(x.sum(axis=axis, keepdims=keepdims), _sum_rule, self, ctx=(axis, keepdims))
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
+        """Mean over `axis` (all elements by default), like numpy."""
         axis = _check_axis("mean", axis, self.ndim)
         count = self.size if axis is None else int(np.prod([self.shape[i] for i in np.atleast_1d(axis)]))
         if count == 0:
@@ -355,6 +368,7 @@ class Value:
         return _node(x.max(axis=axis, keepdims=keepdims), _max_rule, self, ctx=(axis, keepdims))
 
     def reshape(self, *shape: int | Sequence[int]) -> "Value":
+        """The same elements in a new shape: `v.reshape(2, 3)` or `v.reshape((2, 3))`."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         if not all(_is_int(n) for n in shape):
@@ -373,9 +387,11 @@ class Value:
 
     @property
     def T(self) -> "Value":
+        """The transpose (see `transpose`)."""
         return self.transpose()
 
     def __getitem__(self, index: Any) -> "Value":
+        """numpy indexing; the gradient is scattered back, repeated indices adding up."""
         x = self.data
         if type(x) is float:
             raise TypeError("indexing: a scalar Value cannot be indexed")

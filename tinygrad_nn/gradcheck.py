@@ -22,6 +22,10 @@ def gradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, atol:
     vector–Jacobian product that backward computes. An element passes when
     |autodiff − numeric| ≤ atol + rtol·|numeric|. Returns True, or raises GradcheckError.
     """
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if not (isinstance(value, (int, float)) and value >= 0 and np.isfinite(value)) or name == "eps" and value == 0:
+            raise ValueError(f"gradcheck: {name} must be a {'positive' if name == 'eps' else 'non-negative'} "
+                             f"number, got {value!r}")
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"gradcheck: input {i} must be a Value, got {type(x).__name__}")

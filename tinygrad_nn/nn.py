@@ -6,6 +6,7 @@ Layout is the book's: a layer's ``weight`` is wˡ with shape (n_out, n_in), its 
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -30,13 +31,16 @@ class Module:
     """Base class: finds the parameters (leaf Values) among its attributes, lists and sub-modules."""
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
+        """(name, parameter) pairs, names like ``layers.0.weight`` from the attribute path."""
         for key, item in vars(self).items():
             yield from _named(item, prefix + key)
 
     def parameters(self) -> list[Value]:
+        """Every parameter (a leaf Value that requires a gradient), in a stable order."""
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
+        """Forget every parameter's gradient (leaf gradients accumulate until this)."""
         for p in self.parameters():
             p.grad = None
 
@@ -133,7 +137,7 @@ class MLP(Module):
         if np.dtype(dtype).kind != "f":
             raise TypeError(f"dtype must be a floating type, got {np.dtype(dtype)}")
         self.activation, self.output_activation, self.init = activation, output_activation or activation, init
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         rng = np.random.default_rng(seed)
         self.layers = [Linear(n_in, n_out, init, rng, dtype) for n_in, n_out in zip(self.sizes, self.sizes[1:])]
@@ -193,6 +197,9 @@ class MLP(Module):
             if type(x.data) is not np.ndarray or x.data.dtype != dtype:  # a float32 network computes in float32
                 x.data = np.asarray(x.data, dtype=dtype)
         shape = np.shape(x.data)
+        if not math.isfinite(np.sum(x.data)) and not np.all(np.isfinite(x.data)):  # one cheap sum first
+            raise ValueError(f"MLP: input contains NaN or inf (first at index "
+                             f"{tuple(int(i) for i in np.argwhere(~np.isfinite(x.data))[0])})")
         if len(shape) not in (1, 2) or shape[-1] != self.sizes[0]:
             raise ValueError(f"MLP: input has shape {shape}, expected (m, {self.sizes[0]}) or ({self.sizes[0]},)")
         if len(shape) == 2 and shape[0] == 0:
@@ -282,6 +289,7 @@ class ScalarMLP(Module):
         return a
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
+        """Only the neurons' weights and biases (the tensor template is not part of the model)."""
         yield from _named(self.layers, prefix + "layers")
 
 
@@ -291,9 +299,15 @@ COSTS = ("quadratic", "cross-entropy", "log-likelihood")
 
 def _targets(a: Value, y: Any, cost: str) -> np.ndarray:
     """Targets as an array shaped like `a`: one-hot rows as given, or integer labels turned one-hot."""
+    if not isinstance(a, Value):
+        raise TypeError(f"{cost}: the outputs must be a Value (the network's output), got {type(a).__name__}; "
+                        f"for a ScalarMLP's list of outputs build the cost from its Values directly")
     y = np.asarray(y.data if isinstance(y, Value) else y)
     shape = np.shape(a.data)
     if y.shape == shape and y.dtype.kind in "fiub":
+        if y.dtype.kind == "f" and not math.isfinite(y.sum()) and not np.all(np.isfinite(y)):
+            raise ValueError(f"{cost}: targets contain NaN or inf (first at index "
+                             f"{tuple(int(i) for i in np.argwhere(~np.isfinite(y))[0])})")
         return y.astype(a.dtype, copy=False)
     if y.dtype.kind in "iu" and len(shape) >= 1 and y.shape == shape[:-1]:
         k = shape[-1]
@@ -367,7 +381,7 @@ def log_likelihood_cost(a: Value, y: Any) -> Value:
     """C = −1/m Σₓ ln aᴸ_y(x) (eq. 80) for softmax outputs; from zᴸ when `a` is softmax(zᴸ): δᴸ = aᴸ − y."""
     y = _targets(a, y, "log_likelihood_cost")
     m = _check_batch(a, "log_likelihood_cost")
-    if a._rule is _softmax_rule:
+    if a._rule is _softmax_rule and a._ctx == a.data.ndim - 1:  # a softmax over the output neurons
         z = a._a.data
         shifted = z - z.max(axis=-1, keepdims=True)
         log_a = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))

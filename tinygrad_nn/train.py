@@ -63,7 +63,7 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
     if data.x.shape[1] != net.sizes[0]:
         raise ValueError(f"the network has {net.sizes[0]} inputs but {splits.name} images have {data.x.shape[1]} "
                          f"pixels; use --sizes {data.x.shape[1]},...")
-    if net.sizes[-1] < splits.n_classes:
+    if net.sizes[-1] != splits.n_classes:
         raise ValueError(f"the network has {net.sizes[-1]} outputs but {splits.name} has {splits.n_classes} "
                          f"classes; use --sizes ...,{splits.n_classes}")
     optimizer = SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -184,8 +184,13 @@ def load_model(path: str | os.PathLike) -> MLP:
 
 def _read_model_file(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The arrays and the metadata of a model file, never unpickling anything."""
+    if path.is_dir():
+        raise DataError(f"model file {path} is a directory")
     if not path.is_file():
         raise DataError(f"model file {path} does not exist")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+            raise DataError(f"model file {path} is not a tinygrad_nn model: not a .npz (zip) file")
     try:
         npz = np.load(path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):

@@ -5,7 +5,8 @@ l−1 to neuron j of layer l: blue when positive, red when negative, thicker and
 (relative to the largest drawn weight of that layer). A layer wider than `max_neurons` shows its first
 and last few neurons around an ellipsis node "… 774 more …"; lines join drawn neurons only.
 
-Given ``zs`` from ``net.feedforward(x)`` (after ``cost.backward()`` for δ), each neuron is annotated:
+After ``cost.backward()``, ``show_delta=True`` annotates each neuron with δ; given ``zs`` from
+``net.feedforward(x)``, saturated neurons are marked too:
 
 * ``show_delta=True`` writes δˡⱼ in the neuron. The package's costs average over the mini-batch, so
   ``zs[l].grad`` holds δˣ/m per example x; the picture shows the **mini-batch average** of the book's
@@ -66,11 +67,14 @@ def _per_neuron(values: Any, n: int, what: str, l: int) -> np.ndarray:
 def _annotations(net: MLP, zs: Sequence[Value] | None, show_delta: bool) -> tuple[list, list]:
     """Per layer l ≥ 1: the mean δ of each neuron (or None), and the saturated flags (or None)."""
     n_layers = len(net.layers)
-    if zs is None:
-        if show_delta:
-            raise ValueError("draw_network: show_delta=True needs zs: pass zs from `zs, _ = net.feedforward(x)` "
-                             "after `cost.backward()`")
-        return [None] * n_layers, [None] * n_layers
+    if zs is None:  # δ from the biases' gradients (BP3: ∂C/∂bˡⱼ = δˡⱼ); saturation needs the zs
+        if not show_delta:
+            return [None] * n_layers, [None] * n_layers
+        missing = [l for l, layer in enumerate(net.layers) if layer.bias.grad is None]
+        if missing:
+            raise ValueError(f"draw_network: layers {missing} have no gradient; call cost.backward() before "
+                             f"drawing δ")
+        return [np.asarray(layer.bias.grad) for layer in net.layers], [None] * n_layers
     zs = list(zs)
     if len(zs) != n_layers:
         raise ValueError(f"draw_network: got {len(zs)} zs for a network of {n_layers} layers")
@@ -106,8 +110,8 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
                  max_neurons: int = 12) -> graphviz.Digraph:
     """Nielsen's diagram of `mlp`'s layers as a `graphviz.Digraph` (see the module docstring).
 
-    `zs` (from ``net.feedforward(x)``) marks the saturated neurons; with ``show_delta=True`` (after
-    ``cost.backward()``) every neuron also shows its mini-batch-average δˡⱼ. Layers wider than
+    With ``show_delta=True`` (after ``cost.backward()``) every neuron shows its mini-batch-average δˡⱼ
+    (read from ∂C/∂bˡⱼ by BP3, or from `zs`); `zs` (from ``net.feedforward(x)``) also marks saturated neurons. Layers wider than
     `max_neurons` are summarised, so the picture stays small: [784, 30, 10] draws 32 neurons.
     """
     if isinstance(mlp, ScalarMLP):
