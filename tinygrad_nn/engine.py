@@ -425,7 +425,9 @@ class Value:
         """Compute ∂self/∂v into `v.grad` for every node v of the graph that requires a gradient.
 
         Every node keeps its gradient (read `z.grad` as δ = ∂C/∂z). Intermediate gradients are recomputed
-        on each call; leaf gradients accumulate across calls until zeroed, as in PyTorch.
+        on each call; leaf gradients accumulate across calls until zeroed, as in PyTorch. To save copies,
+        nodes may share one gradient array (`c = a + b` passes ∂C/∂c on to both): treat `.grad` as
+        read-only, and forget it with `zero_grad()` rather than writing zeros into it.
         """
         if not self.requires_grad:
             raise RuntimeError("backward: this Value does not require a gradient (a constant, or made under no_grad())")
