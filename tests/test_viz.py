@@ -32,9 +32,12 @@ class Picture:
         self.fills: dict[str, set[str]] = {}
         self.strokes: dict[str, set[str]] = {}
         self.edges: list[str] = []
+        self.clusters: dict[str, list[str]] = {}   # cluster name → its label's text
         for g in root.iter(SVG + "g"):
             title = g.findtext(SVG + "title")
-            if g.get("class") == "node":
+            if g.get("class") == "cluster":
+                self.clusters[title] = [t.text or "" for t in g.iter(SVG + "text")]
+            elif g.get("class") == "node":
                 self.nodes[title] = [t.text or "" for t in g.iter(SVG + "text")]
                 shapes = [e for e in g.iter() if e.tag in (SVG + "path", SVG + "polygon", SVG + "ellipse")]
                 self.fills[title] = {e.get("fill") for e in shapes}
@@ -67,6 +70,17 @@ def count_values(root: Value) -> int:
                 seen.add(id(p))
                 stack.append(p)
     return len(seen)
+
+
+def clusters_in(source: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """The clusters of a DOT source: name → (label, {node id: the node's first label field}). Graphviz
+    writes each as a `subgraph cluster_… {` block with its statements indented one tab further."""
+    found = {}
+    for name, body in re.findall(r"^\tsubgraph (cluster_\w+) \{\n(.*?)^\t\}$", source, flags=re.M | re.S):
+        label = re.search(r'(?:^|\s)label="([^"]*)"', body.splitlines()[0]).group(1)
+        members = dict(re.findall(r'^\t\t(\w+) \[label="(?:\{ )?([^ |"]+)', body, flags=re.M))
+        found[name] = (label, members)
+    return found
 
 
 def held_by_summaries(pic: Picture) -> int:
@@ -198,6 +212,7 @@ def test_100k_scalar_mlp_graph_is_collapsed_per_neuron_quickly(tmp_path):
     for l, n in ((0, 8), (1, 3)):
         for j in range(n):
             assert any(g.startswith(f"layers.{l}.neurons.{j} ") and "nodes" in g for g in groups)
+    assert pic.clusters == {"cluster_layers_0": ["layers.0 · 8 neurons"], "cluster_layers_1": ["layers.1 · 3 neurons"]}
     assert held_by_summaries(pic) + len(pic.named("v")) == total   # every Value is accounted for
     collapsed = int(re.search(r"collapsed ([\d,]+)", pic.title).group(1).replace(",", ""))
     assert collapsed == held_by_summaries(pic)
@@ -225,6 +240,61 @@ def test_a_graph_of_shared_nodes_falls_back_to_depth_bands(tmp_path):
     assert len(pic.graph_nodes()) <= 40
     assert "by depth" in pic.title
     assert held_by_summaries(pic) + len(pic.named("v")) == count_values(b)
+
+
+def test_neurons_collapsed_per_neuron_are_drawn_in_a_cluster_per_layer(tmp_path):
+    sizes = [2, 6, 4, 1]
+    loss = scalar_mlp_loss(sizes, points=20)
+    loss.backward()
+    graph = viz.draw_graph(loss, max_nodes=60)
+    source = graph.source
+    assert "per neuron" in source
+    clusters = clusters_in(source)
+    assert set(clusters) == {"cluster_layers_0", "cluster_layers_1", "cluster_layers_2"}
+    for l, n in enumerate(sizes[1:]):
+        label, members = clusters[f"cluster_layers_{l}"]
+        assert label == f"layers.{l} · {n} neuron{'s' if n > 1 else ''}"
+        assert sorted(members.values()) == sorted(f"layers.{l}.neurons.{j}" for j in range(n))
+        assert all(node.startswith("u") for node in members)
+    in_clusters = {node for _, members in clusters.values() for node in members}
+    grouped = set(re.findall(r'^\t+(u\d+) \[label="\{ layers\.', source, flags=re.M))
+    assert in_clusters == grouped                       # every group node lies in its layer's cluster, and only they do
+    outside = re.findall(r"^\t([vou]\d+) \[", source, flags=re.M)
+    assert outside and not set(outside) & in_clusters   # the cost ops and the output stay outside
+    nodes = re.findall(r"^\t+([vou]\d+) \[", source, flags=re.M)
+    assert len(nodes) <= 60
+    svg = viz.render(graph, tmp_path / "clusters.svg").read_text(encoding="utf-8")
+    assert svg.count('class="cluster"') == 3
+    pic = Picture(svg)
+    assert pic.clusters == {f"cluster_layers_{l}": [f"layers.{l} · {n} neuron{'s' if n > 1 else ''}"]
+                            for l, n in enumerate(sizes[1:])}
+    assert held_by_summaries(pic) + len(pic.named("v")) == count_values(loss)
+
+
+def test_layers_collapsed_per_layer_share_one_cluster_for_the_model(tmp_path):
+    loss = scalar_mlp_loss([2, 6, 4, 1], points=20)
+    graph = viz.draw_graph(loss, max_nodes=8)
+    assert "per layer" in graph.source
+    ((name, (label, members)),) = clusters_in(graph.source).items()
+    assert name == "cluster_model" and label == "model · 3 layers"
+    assert sorted(members.values()) == ["layers.0", "layers.1", "layers.2"]
+    pic = draw(graph, tmp_path)
+    assert len(pic.graph_nodes()) <= 8 and list(pic.clusters) == ["cluster_model"]
+
+
+def test_a_graph_drawn_in_full_or_without_groups_has_no_clusters(expression, tmp_path):
+    *_, out = expression
+    assert "subgraph" not in viz.draw_graph(out).source
+    assert not draw(viz.draw_graph(out), tmp_path).clusters
+    x, c = Value(0.5, name="x"), Value(1.01, requires_grad=False, name="c")   # collapsed, but no named groups
+    v = x
+    for _ in range(100):
+        v = v * c
+    graph = viz.draw_graph(v, max_nodes=10)
+    assert "long chains" in graph.source and "subgraph" not in graph.source
+    net = nn.ScalarMLP([2, 3, 1], seed=0)                                      # small enough to draw in full
+    small = viz.draw_graph(net([0.5, -0.5])[0])
+    assert "collapsed" not in small.source and not draw(small, tmp_path, "mlp.svg").clusters
 
 
 def test_drawn_in_full_up_to_max_nodes_and_collapsed_beyond(expression):
@@ -257,8 +327,8 @@ def _random_graph(draw_from) -> Value:
 def test_any_graph_fits_max_nodes_and_accounts_for_every_value(data, max_nodes):
     out = _random_graph(data.draw)
     source = viz.draw_graph(out, max_nodes=max_nodes).source
-    nodes = re.findall(r"^\t([vou]\d+) \[", source, flags=re.M)
-    summaries = re.findall(r'^\tu\d+ \[label="([^"]*)"', source, flags=re.M)
+    nodes = re.findall(r"^\t+([vou]\d+) \[", source, flags=re.M)         # a cluster's nodes are indented further
+    summaries = re.findall(r'^\t+u\d+ \[label="([^"]*)"', source, flags=re.M)
     held = sum(int(re.search(r"([\d,]+) (?:nodes|params)", s).group(1).replace(",", "")) for s in summaries)
     values = [n for n in nodes if n.startswith("v")]
     total = count_values(out)

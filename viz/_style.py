@@ -27,6 +27,10 @@ SATURATED = "#fd7e14"      # the border of a saturated neuron
 GRAPH_ATTR = {"fontname": FONT, "fontsize": "11", "bgcolor": "white", "pad": "0.2"}
 NODE_ATTR = {"fontname": FONT, "fontsize": "10", "color": LINE, "penwidth": "0.8"}
 EDGE_ATTR = {"fontname": FONT, "fontsize": "9", "color": LINE, "arrowsize": "0.6", "penwidth": "0.8"}
+# a cluster (the neurons of a layer, the layers of a model): a light rounded frame with a small grey label
+CLUSTER_ATTR = {"style": "rounded,filled", "color": "#ced4da", "fillcolor": "#fcfcfd", "penwidth": "0.8",
+                "fontname": FONT, "fontsize": "9", "fontcolor": MUTED, "labeljust": "l", "labelloc": "t",
+                "margin": "8"}
 
 
 def fmt_number(x: float) -> str:

@@ -13,7 +13,10 @@ says what was collapsed. The strategy, tried step by step until the picture fits
    layer ``layers.1``. In topological order every op node joins the group of the parameters it uses
    directly, or else the group shared by all its non-constant inputs; where inputs disagree it stays
    alone. Each group is drawn as one node (its name and how many Values it holds), with the edges
-   between groups.
+   between groups, and the group nodes sit in graphviz clusters that show the model's structure: the
+   neurons of each layer in a cluster of their own (``layers.1 · 16 neurons``), the layers together in
+   one cluster for the model (``model · 3 layers``). Everything else (inputs, the cost's ops, the
+   output, chain / subtree / band summaries) stays outside the clusters.
 2. **long chains** — among the Values left alone, runs of ≥ 3 ops where each feeds only the next, and
    the next has no other lone op input, become one summary node ``… 99,990 nodes (×, +) …``.
    Constants used only inside one collapsed node are folded into it.
@@ -28,6 +31,7 @@ million-deep chain neither recurses nor takes long.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -42,6 +46,7 @@ __all__ = ["draw_graph"]
 ALONE = -1            # the unit of a Value drawn on its own
 _CHAIN_MIN = 3        # the shortest chain worth a summary node
 _RANKDIRS = ("LR", "RL", "TB", "BT")
+_PORTS = {"LR": ("e", "w"), "RL": ("w", "e"), "TB": ("s", "n"), "BT": ("n", "s")}   # an edge's tail and head side
 _METHOD = {"chain": "long chains", "subtree": "single-use subtrees", "band": "by depth"}
 
 
@@ -279,9 +284,31 @@ def _natural(key: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in key.split("."))
 
 
+def _container(key: str) -> str:
+    """The module holding a group: 'layers.1.neurons.3' → 'layers.1', 'layers.1' → '' (the model itself)."""
+    parts = key.split(".")
+    return ".".join(parts[:-2] if len(parts) >= 2 and parts[-1].isdigit() else parts[:-1])
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _cluster_name(container: str, taken: set[str]) -> str:
+    """A DOT-safe, unique cluster name: 'layers.1' → 'cluster_layers_1', '' → 'cluster_model'."""
+    base = "cluster_" + (re.sub(r"\W", "_", container, flags=re.ASCII) or "model")
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
 def _draw_summaries(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir: str) -> tuple[int, set[str]]:
     """One node per summary unit, groups first in natural order; returns how many Values they hold and
-    the fill colours used."""
+    the fill colours used. The group nodes are drawn inside a cluster per module that holds them: the
+    neurons of a layer in one cluster per layer, the layers of the model in one cluster for the model."""
     count = [0] * len(layout.kinds)
     params = [0] * len(layout.kinds)
     ops = [Counter() for _ in layout.kinds]
@@ -293,18 +320,29 @@ def _draw_summaries(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir:
             elif not tr.is_leaf[i]:
                 ops[u][tr.nodes[i].op] += 1
     fills = set()
+    clusters: dict[str, list[int]] = {}
     for k in sorted(range(len(layout.kinds)), key=lambda k: (layout.kinds[k] != "group", _natural(layout.keys[k]))):
         kind, key = layout.kinds[k], layout.keys[k]
         if kind == "group":
-            detail = f"{count[k]:,} nodes · {params[k]:,} params" if params[k] != count[k] else f"{count[k]:,} params"
-            dot.node(f"u{k}", _record([key, detail + _ops_text(ops[k])], rankdir), shape="Mrecord",
-                     style="filled", fillcolor=S.GROUP_FILL)
-            fills.add(S.GROUP_FILL)
+            clusters.setdefault(_container(key), []).append(k)
         else:
             where = f", {key}" if key else ""
             dot.node(f"u{k}", f"… {count[k]:,} nodes{where}{_ops_text(ops[k])} …", shape="box",
                      style="rounded,dashed,filled", fillcolor=S.SUMMARY_FILL)
             fills.add(S.SUMMARY_FILL)
+    taken: set[str] = set()
+    for container, members in clusters.items():
+        kinds = Counter(_group_kind(layout.keys[k]) for k in members)
+        label = " · ".join([container or "model", ", ".join(_plural(n, kind) for kind, n in kinds.items())])
+        with dot.subgraph(name=_cluster_name(container, taken)) as sub:
+            sub.attr(label=label, **S.CLUSTER_ATTR)
+            # dot's initial order within a rank runs against the declaration order in TB and BT (it is
+            # rotated into reading order in LR and RL): declare the members so that they read in order
+            for k in (members if rankdir in ("LR", "RL") else members[::-1]):
+                detail = f"{count[k]:,} nodes · {params[k]:,} params" if params[k] != count[k] else f"{count[k]:,} params"
+                sub.node(f"u{k}", _record([layout.keys[k], detail + _ops_text(ops[k])], rankdir), shape="Mrecord",
+                         style="filled", fillcolor=S.GROUP_FILL)
+        fills.add(S.GROUP_FILL)
     return sum(count), fills
 
 
@@ -362,7 +400,8 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_data: bool = True, show
     One record box per Value (name, ``data``, and ``grad`` once backward ran; a tensor shows its shape
     and mean, e.g. ``5×3 · mean 0.4100``), fed by an ellipse naming the op (``+``, ``×``, ``@``, ``σ`` …).
     A graph of more than `max_nodes` Values is collapsed into at most `max_nodes` nodes (see the module
-    docstring) and the picture's title says what was collapsed. Building needs no Graphviz binary
+    docstring), its group nodes clustered per layer (or per model), and the picture's title says what was
+    collapsed. Building needs no Graphviz binary
     (``.source``); render with `viz.render`.
     """
     if not isinstance(root, Value):
@@ -373,9 +412,15 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_data: bool = True, show
         raise ValueError(f"draw_graph: max_nodes must be an integer ≥ 3, got {max_nodes!r}")
     tr = _trace(root)
     layout = _plan(tr, max_nodes)
-    dot = graphviz.Digraph("computation_graph",
-                           graph_attr={**S.GRAPH_ATTR, "rankdir": rankdir, "nodesep": "0.15", "ranksep": "0.3"},
-                           node_attr=S.NODE_ATTR, edge_attr=S.EDGE_ATTR)
+    graph_attr = {**S.GRAPH_ATTR, "rankdir": rankdir, "nodesep": "0.15", "ranksep": "0.3"}
+    edge_attr = S.EDGE_ATTR
+    if "group" in layout.kinds:  # the group nodes lie in clusters (see _draw_summaries): lay them out neatly
+        # few crossing-minimisation passes keep a layer's neurons in their natural order, wider rank gaps
+        # leave room for the edges between clusters, and edges leave and enter on the sides along the flow
+        graph_attr.update(mclimit="0.05", ranksep="0.8")
+        tail, head = _PORTS[rankdir]
+        edge_attr = {**edge_attr, "tailport": tail, "headport": head}
+    dot = graphviz.Digraph("computation_graph", graph_attr=graph_attr, node_attr=S.NODE_ATTR, edge_attr=edge_attr)
     collapsed, fills = _draw_summaries(dot, tr, layout, rankdir)
     fills |= _draw_values(dot, tr, layout, rankdir, show_data, show_grad)
     _draw_edges(dot, tr, layout)
