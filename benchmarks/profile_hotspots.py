@@ -208,7 +208,7 @@ def mlp_overheads() -> None:
         ("  of which _topological_order (6 nodes)", lambda: engine._topological_order(c), None, 1),
         ("opt.step() (4 params)", opt.step, raw_update, 1),
         ("opt.zero_grad()", opt.zero_grad, None, 1),
-        ("_node (one output node)", lambda: engine._node(z1.data, engine._sigmoid_rule, z1), None, 5),
+        ("_node (one output node)", lambda: engine._node(z1.data, engine.Value._sigmoid_rule, z1), None, 5),
     ]
     rows = []
     total_overhead = 0.0
@@ -341,9 +341,9 @@ def scalar_op_costs() -> None:
     items = [("Value(1.0) leaf", lambda: Value(1.0)),
              ("engine._lift(a) (already a Value)", lambda: engine._lift(a)),
              ("engine._lift(2.0) (wraps a float)", lambda: engine._lift(x)),
-             ("engine._node(0.6, _mul_rule, a, b)", lambda: engine._node(0.6, engine._mul_rule, a, b)),
+             ("engine._node(0.6, _mul_rule, a, b)", lambda: engine._node(0.6, engine.Value._mul_rule, a, b)),
              ("engine._accumulate(a, 1.0)", lambda: engine._accumulate(a, 1.0)),
-             ("engine._mul_rule(c0, 1.0) (c0 = a*b)", lambda: engine._mul_rule(c0, 1.0)),
+             ("engine.Value._mul_rule(c0, 1.0) (c0 = a*b)", lambda: engine.Value._mul_rule(c0, 1.0)),
              ("Value(1.0, requires_grad=False)", lambda: Value(1.0, requires_grad=False)),
              ("a + b (Value + Value)", lambda: a + b),
              ("a * b", lambda: a * b),
@@ -375,7 +375,7 @@ def line_profile(steps: int) -> None:
     batches = mlp_step.make_batches(SIZES, M, DTYPE)
     fn = mlp_step.cycling(mlp_step.project_step(mlp_step.new_net(SIZES, DTYPE)), batches)
     names = [(engine, "linear"), (engine, "_linear_rule"), (engine.Value, "backward"), (engine, "_accumulate"),
-             (engine, "_topological_order"), (engine, "_sigmoid"), (engine, "_sigmoid_rule"),
+             (engine, "_topological_order"), (engine, "_sigmoid"), (engine.Value, "_sigmoid_rule"),
              (nn, "quadratic_cost"), (nn, "_quadratic_rule"), (nn, "_targets"), (optim.SGD, "step"),
              (nn.MLP, "feedforward"), (nn.MLP, "_input")]
     lp = LineProfiler(*[getattr(owner, name) for owner, name in names if hasattr(owner, name)])

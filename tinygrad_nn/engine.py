@@ -151,6 +151,15 @@ def _broadcast_error(op: str, symbol: str, a: Any, b: Any) -> ValueError:
     return ValueError(f"{op}: shapes {_shape(a)} {symbol} {_shape(b)} cannot be broadcast together")
 
 
+def _backward(symbol: str) -> Callable:
+    """Mark an op's backward rule ``rule(out, g)``, which adds ∂C/∂input to each input that requires a
+    gradient; `symbol` names the op in drawings. Rules are static: a node never holds a closure over itself."""
+    def mark(rule: Callable) -> staticmethod:
+        rule.symbol = symbol
+        return staticmethod(rule)
+    return mark
+
+
 class Value:
     """A node of the computation graph: `data` (a float or ndarray), `grad` (∂C/∂self after backward).
 
@@ -241,7 +250,13 @@ class Value:
             data = self.data + other.data
         except ValueError:
             raise _broadcast_error("add", "+", self.data, other.data) from None
-        return _node(data, _add_rule, self, other)
+        return _node(data, self._add_rule, self, other)
+
+    @_backward("+")
+    def _add_rule(out: "Value", g: Any) -> None:  # ∂(a + b)/∂a = ∂(a + b)/∂b = 1
+        a, b = out._a, out._b
+        if a.requires_grad: _accumulate(a, g)
+        if b.requires_grad: _accumulate(b, g)
 
     def __mul__(self, other: Any) -> "Value":
         other = other if type(other) is Value else _lift(other)
@@ -249,7 +264,13 @@ class Value:
             data = self.data * other.data
         except ValueError:
             raise _broadcast_error("mul", "*", self.data, other.data) from None
-        return _node(data, _mul_rule, self, other)
+        return _node(data, self._mul_rule, self, other)
+
+    @_backward("×")
+    def _mul_rule(out: "Value", g: Any) -> None:  # ∂(ab)/∂a = b, ∂(ab)/∂b = a
+        a, b = out._a, out._b
+        if a.requires_grad: _accumulate(a, g * b.data)
+        if b.requires_grad: _accumulate(b, g * a.data)
 
     def __sub__(self, other: Any) -> "Value":
         other = other if type(other) is Value else _lift(other)
@@ -257,7 +278,13 @@ class Value:
             data = self.data - other.data
         except ValueError:
             raise _broadcast_error("sub", "-", self.data, other.data) from None
-        return _node(data, _sub_rule, self, other)
+        return _node(data, self._sub_rule, self, other)
+
+    @_backward("−")
+    def _sub_rule(out: "Value", g: Any) -> None:  # ∂(a − b)/∂a = 1, ∂(a − b)/∂b = −1
+        a, b = out._a, out._b
+        if a.requires_grad: _accumulate(a, g)
+        if b.requires_grad: _accumulate(b, -g)
 
     def __truediv__(self, other: Any) -> "Value":
         other = other if type(other) is Value else _lift(other)
@@ -265,10 +292,21 @@ class Value:
             data = _divide(self.data, other.data)
         except ValueError:
             raise _broadcast_error("div", "/", self.data, other.data) from None
-        return _node(data, _div_rule, self, other)
+        return _node(data, self._div_rule, self, other)
+
+    @_backward("÷")
+    def _div_rule(out: "Value", g: Any) -> None:  # d(a/b) = da/b − (a/b) db/b
+        a, b = out._a, out._b
+        g_over_b = _divide(g, b.data)
+        if a.requires_grad: _accumulate(a, g_over_b)
+        if b.requires_grad: _accumulate(b, -g_over_b * out.data)
 
     def __neg__(self) -> "Value":
-        return _node(-self.data, _neg_rule, self)
+        return _node(-self.data, self._neg_rule, self)
+
+    @_backward("neg")
+    def _neg_rule(out: "Value", g: Any) -> None:  # ∂(−a)/∂a = −1
+        _accumulate(out._a, -g)
 
     def __pow__(self, other: Any) -> "Value":
         other = other if type(other) is Value else _lift(other)
@@ -276,7 +314,16 @@ class Value:
             data = _pow(self.data, other.data)
         except ValueError:
             raise _broadcast_error("pow", "**", self.data, other.data) from None
-        return _node(data, _pow_rule, self, other)
+        return _node(data, self._pow_rule, self, other)
+
+    @_backward("**")
+    def _pow_rule(out: "Value", g: Any) -> None:  # d(a^p) = p a^(p−1) da + a^p ln(a) dp
+        a, p = out._a, out._b
+        if a.requires_grad: _accumulate(a, g * p.data * _pow(a.data, p.data - 1.0))
+        if p.requires_grad:
+            x = a.data
+            ln = (math.log(x) if x > 0 else math.nan) if type(x) is float else np.log(np.where(x > 0, x, np.nan))
+            _accumulate(p, g * out.data * ln)
 
     def __radd__(self, other: Any) -> "Value": return _lift(other) + self
     def __rsub__(self, other: Any) -> "Value": return _lift(other) - self
@@ -294,7 +341,23 @@ class Value:
             data = a @ b
         except ValueError:
             raise ValueError(f"matmul: shapes {a.shape} @ {b.shape} do not align") from None
-        return _node(data, _matmul_rule, self, other)
+        return _node(data, self._matmul_rule, self, other)
+
+    @_backward("@")
+    def _matmul_rule(out: "Value", g: Any) -> None:  # ∂(AB): G Bᵀ for A, Aᵀ G for B
+        a, b = out._a, out._b
+        A, B, G = a.data, b.data, np.asarray(g)
+        if A.ndim == 2 and B.ndim == 2:  # the common case, in two lines
+            if a.requires_grad: _accumulate(a, G @ B.T)
+            if b.requires_grad: _accumulate(b, A.T @ G)
+            return
+        # general case: treat a vector as a one-row (left) or one-column (right) matrix, then undo that
+        A2 = A[None, :] if A.ndim == 1 else A
+        B2 = B[:, None] if B.ndim == 1 else B
+        if B.ndim == 1: G = G[..., None]
+        if A.ndim == 1: G = G[..., None, :]
+        if a.requires_grad: _accumulate(a, _sum_to(G @ np.swapaxes(B2, -1, -2), A2).reshape(A.shape))
+        if b.requires_grad: _accumulate(b, _sum_to(np.swapaxes(A2, -1, -2) @ G, B2).reshape(B.shape))
 
     # ---- elementwise functions ------------------------------------------------------------------
     def exp(self) -> "Value":
@@ -308,7 +371,11 @@ class Value:
         else:
             with np.errstate(over="ignore"):
                 y = np.exp(x)
-        return _node(y, _exp_rule, self)
+        return _node(y, self._exp_rule, self)
+
+    @_backward("exp")
+    def _exp_rule(out: "Value", g: Any) -> None:  # (eˣ)′ = eˣ
+        _accumulate(out._a, g * out.data)
 
     def log(self) -> "Value":
         """The natural logarithm (−inf at 0, NaN below)."""
@@ -317,26 +384,50 @@ class Value:
             y = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
         else:
             y = np.log(x)
-        return _node(y, _log_rule, self)
+        return _node(y, self._log_rule, self)
+
+    @_backward("log")
+    def _log_rule(out: "Value", g: Any) -> None:  # (ln x)′ = 1/x
+        _accumulate(out._a, _divide(g, out._a.data))
 
     def tanh(self) -> "Value":
         """tanh(x), stable for any finite x."""
         x = self.data
-        return _node(math.tanh(x) if type(x) is float else np.tanh(x), _tanh_rule, self)
+        return _node(math.tanh(x) if type(x) is float else np.tanh(x), self._tanh_rule, self)
+
+    @_backward("tanh")
+    def _tanh_rule(out: "Value", g: Any) -> None:  # tanh′ = 1 − tanh²
+        t = out.data
+        _accumulate(out._a, g * (1.0 - t * t))
 
     def sigmoid(self) -> "Value":
         """The logistic σ(z) = 1/(1 + e^(−z)), stable for any finite z (e^(−z) may overflow to inf: σ → 0)."""
-        return _node(_sigmoid(self.data), _sigmoid_rule, self)
+        return _node(_sigmoid(self.data), self._sigmoid_rule, self)
+
+    @_backward("σ")
+    def _sigmoid_rule(out: "Value", g: Any) -> None:  # σ′(z) = σ(z)(1 − σ(z)): finite, even where σ saturates
+        s = out.data
+        _accumulate(out._a, g * s * (1.0 - s))
 
     def relu(self) -> "Value":
         """max(x, 0); its derivative at 0 is taken as 0."""
         x = self.data
-        return _node((x if x > 0 else 0.0) if type(x) is float else np.maximum(x, 0), _relu_rule, self)
+        return _node((x if x > 0 else 0.0) if type(x) is float else np.maximum(x, 0), self._relu_rule, self)
+
+    @_backward("relu")
+    def _relu_rule(out: "Value", g: Any) -> None:  # 1 where x > 0, else 0
+        x = out._a.data
+        _accumulate(out._a, (g if x > 0 else 0.0) if type(x) is float else g * (x > 0))
 
     def step(self) -> "Value":
         """The perceptron's threshold: 1 where z > 0, else 0. It has no useful derivative (see backward)."""
         x = self.data
-        return _node((1.0 if x > 0 else 0.0) if type(x) is float else (x > 0).astype(x.dtype), _step_rule, self)
+        return _node((1.0 if x > 0 else 0.0) if type(x) is float else (x > 0).astype(x.dtype), self._step_rule, self)
+
+    @_backward("step")
+    def _step_rule(out: "Value", g: Any) -> None:
+        raise RuntimeError("backward: the perceptron's step function has derivative 0 almost everywhere, so no "
+                           "gradient flows through it; use sigmoid (Nielsen ch. 1) to learn by gradient descent")
 
     # ---- reductions and shape ops ---------------------------------------------------------------
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
@@ -344,9 +435,15 @@ class Value:
         x = self.data
         if type(x) is float:
             _check_axis("sum", axis, 0)
-            return _node(x, _sum_rule, self, ctx=(None, True))
+            return _node(x, self._sum_rule, self, ctx=(None, True))
         axis = _check_axis("sum", axis, x.ndim)
-        return _node(x.sum(axis=axis, keepdims=keepdims), _sum_rule, self, ctx=(axis, keepdims))
+        return _node(x.sum(axis=axis, keepdims=keepdims), self._sum_rule, self, ctx=(axis, keepdims))
+
+    @_backward("Σ")
+    def _sum_rule(out: "Value", g: Any) -> None:  # every summed element gets g
+        x = out._a.data
+        axis, keepdims = out._ctx
+        _accumulate(out._a, g if type(x) is float else _expand(g, x, axis, keepdims))
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
         """Mean over `axis` (all elements by default), like numpy."""
@@ -361,11 +458,20 @@ class Value:
         x = self.data
         if type(x) is float:
             _check_axis("max", axis, 0)
-            return _node(x, _sum_rule, self, ctx=(None, True))
+            return _node(x, self._sum_rule, self, ctx=(None, True))
         if x.size == 0:
             raise ValueError(f"max: empty Value of shape {x.shape}")
         axis = _check_axis("max", axis, x.ndim)
-        return _node(x.max(axis=axis, keepdims=keepdims), _max_rule, self, ctx=(axis, keepdims))
+        return _node(x.max(axis=axis, keepdims=keepdims), self._max_rule, self, ctx=(axis, keepdims))
+
+    @_backward("max")
+    def _max_rule(out: "Value", g: Any) -> None:
+        x = out._a.data
+        axis, keepdims = out._ctx
+        y = out.data if keepdims or axis is None else np.expand_dims(out.data, axis)
+        mask = x == y
+        share = mask / mask.sum(axis=axis, keepdims=True)
+        _accumulate(out._a, share * (g if keepdims or axis is None else np.expand_dims(g, axis)))
 
     def reshape(self, *shape: int | Sequence[int]) -> "Value":
         """The same elements in a new shape: `v.reshape(2, 3)` or `v.reshape((2, 3))`."""
@@ -378,12 +484,21 @@ class Value:
             y = x.reshape(shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape {x.shape} (size {x.size}) to {tuple(shape)}") from None
-        return _node(y, _reshape_rule, self)
+        return _node(y, self._reshape_rule, self)
+
+    @_backward("reshape")
+    def _reshape_rule(out: "Value", g: Any) -> None:  # the same elements, back in the old shape
+        x = out._a.data
+        _accumulate(out._a, float(np.sum(g)) if type(x) is float else np.reshape(g, x.shape))
 
     def transpose(self) -> "Value":
         """Reverse the axes (a matrix's transpose)."""
         x = self.data
-        return _node(x if type(x) is float else x.T, _transpose_rule, self)
+        return _node(x if type(x) is float else x.T, self._transpose_rule, self)
+
+    @_backward("ᵀ")
+    def _transpose_rule(out: "Value", g: Any) -> None:  # transpose g back
+        _accumulate(out._a, g if type(out._a.data) is float else np.transpose(g))
 
     @property
     def T(self) -> "Value":
@@ -399,7 +514,13 @@ class Value:
             y = x[index]
         except IndexError as exc:
             raise IndexError(f"indexing: {exc} (Value of shape {x.shape})") from None
-        return _node(y if type(y) is np.ndarray else np.asarray(y), _getitem_rule, self, ctx=index)
+        return _node(y if type(y) is np.ndarray else np.asarray(y), self._getitem_rule, self, ctx=index)
+
+    @_backward("[]")
+    def _getitem_rule(out: "Value", g: Any) -> None:  # scatter g back; repeated indices add up
+        full = np.zeros_like(out._a.data)
+        np.add.at(full, out._ctx, g)
+        _accumulate(out._a, full)
 
     def log_softmax(self, axis: int = -1) -> "Value":
         """log softmax along `axis`, computed as z − max − log Σ e^(z − max): no overflow for any finite z."""
@@ -408,8 +529,13 @@ class Value:
         if x.shape[axis] == 0:
             raise ValueError(f"log_softmax: axis {axis} of shape {x.shape} is empty")
         shifted = x - x.max(axis=axis, keepdims=True)
-        return _node(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)), _log_softmax_rule, self,
+        return _node(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)), self._log_softmax_rule, self,
                      ctx=axis)
+
+    @_backward("log_softmax")
+    def _log_softmax_rule(out: "Value", g: Any) -> None:  # ∂/∂z: g − softmax(z) Σ g
+        axis = out._ctx
+        _accumulate(out._a, g - np.exp(out.data) * np.sum(g, axis=axis, keepdims=True))
 
     def softmax(self, axis: int = -1) -> "Value":
         """softmax along `axis`, stable for any finite input."""
@@ -418,7 +544,12 @@ class Value:
         if x.shape[axis] == 0:
             raise ValueError(f"softmax: axis {axis} of shape {x.shape} is empty")
         e = np.exp(x - x.max(axis=axis, keepdims=True))
-        return _node(e / e.sum(axis=axis, keepdims=True), _softmax_rule, self, ctx=axis)
+        return _node(e / e.sum(axis=axis, keepdims=True), self._softmax_rule, self, ctx=axis)
+
+    @_backward("softmax")
+    def _softmax_rule(out: "Value", g: Any) -> None:  # ∂/∂z: s ⊙ (g − Σ g s)
+        s, axis = out.data, out._ctx
+        _accumulate(out._a, s * (g - np.sum(g * s, axis=axis, keepdims=True)))
 
     # ---- reverse mode ---------------------------------------------------------------------------
     def backward(self, grad: Any = None) -> None:
@@ -451,36 +582,7 @@ class Value:
                     _check_finite(node)
 
 
-# ---- backward rules: ``rule(out, g)`` adds ∂C/∂input for each input that requires a gradient ---------
-def _add_rule(out: Value, g: Any) -> None:
-    a, b = out._a, out._b
-    if a.requires_grad: _accumulate(a, g)
-    if b.requires_grad: _accumulate(b, g)
-
-
-def _sub_rule(out: Value, g: Any) -> None:
-    a, b = out._a, out._b
-    if a.requires_grad: _accumulate(a, g)
-    if b.requires_grad: _accumulate(b, -g)
-
-
-def _mul_rule(out: Value, g: Any) -> None:
-    a, b = out._a, out._b
-    if a.requires_grad: _accumulate(a, g * b.data)
-    if b.requires_grad: _accumulate(b, g * a.data)
-
-
-def _div_rule(out: Value, g: Any) -> None:  # d(a/b) = da/b − (a/b) db/b
-    a, b = out._a, out._b
-    g_over_b = _divide(g, b.data)
-    if a.requires_grad: _accumulate(a, g_over_b)
-    if b.requires_grad: _accumulate(b, -g_over_b * out.data)
-
-
-def _neg_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, -g)
-
-
+# ---- numerics shared by the ops above ---------------------------------------------------------------
 def _pow(x: Any, p: Any) -> Any:
     if type(x) is float and type(p) is float:
         try:
@@ -491,44 +593,6 @@ def _pow(x: Any, p: Any) -> Any:
             return math.inf
         return math.nan if type(y) is complex else y
     return np.power(x, p)
-
-
-def _pow_rule(out: Value, g: Any) -> None:  # d(a^p) = p a^(p−1) da + a^p ln(a) dp
-    a, p = out._a, out._b
-    if a.requires_grad: _accumulate(a, g * p.data * _pow(a.data, p.data - 1.0))
-    if p.requires_grad:
-        x = a.data
-        ln = (math.log(x) if x > 0 else math.nan) if type(x) is float else np.log(np.where(x > 0, x, np.nan))
-        _accumulate(p, g * out.data * ln)
-
-
-def _matmul_rule(out: Value, g: Any) -> None:
-    a, b = out._a, out._b
-    A, B, G = a.data, b.data, np.asarray(g)
-    if A.ndim == 2 and B.ndim == 2:  # the common case, in two lines
-        if a.requires_grad: _accumulate(a, G @ B.T)
-        if b.requires_grad: _accumulate(b, A.T @ G)
-        return
-    # general case: treat a vector as a one-row (left) or one-column (right) matrix, then undo that
-    A2 = A[None, :] if A.ndim == 1 else A
-    B2 = B[:, None] if B.ndim == 1 else B
-    if B.ndim == 1: G = G[..., None]
-    if A.ndim == 1: G = G[..., None, :]
-    if a.requires_grad: _accumulate(a, _sum_to(G @ np.swapaxes(B2, -1, -2), A2).reshape(A.shape))
-    if b.requires_grad: _accumulate(b, _sum_to(np.swapaxes(A2, -1, -2) @ G, B2).reshape(B.shape))
-
-
-def _exp_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, g * out.data)
-
-
-def _log_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, _divide(g, out._a.data))
-
-
-def _tanh_rule(out: Value, g: Any) -> None:
-    t = out.data
-    _accumulate(out._a, g * (1.0 - t * t))
 
 
 def _sigmoid(z: Any) -> Any:
@@ -542,21 +606,6 @@ def _sigmoid(z: Any) -> Any:
     return np.reciprocal(e, out=e)
 
 
-def _sigmoid_rule(out: Value, g: Any) -> None:  # σ′(z) = σ(z)(1 − σ(z)): finite, even where σ saturates
-    s = out.data
-    _accumulate(out._a, g * s * (1.0 - s))
-
-
-def _relu_rule(out: Value, g: Any) -> None:
-    x = out._a.data
-    _accumulate(out._a, (g if x > 0 else 0.0) if type(x) is float else g * (x > 0))
-
-
-def _step_rule(out: Value, g: Any) -> None:
-    raise RuntimeError("backward: the perceptron's step function has derivative 0 almost everywhere, so no "
-                       "gradient flows through it; use sigmoid (Nielsen ch. 1) to learn by gradient descent")
-
-
 def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> np.ndarray:
     """Broadcast a reduction's gradient back over the axes that were reduced."""
     g = np.asarray(g)
@@ -565,46 +614,6 @@ def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> np.ndarray:
     full = np.empty_like(x)
     full[...] = g
     return full
-
-
-def _sum_rule(out: Value, g: Any) -> None:
-    x = out._a.data
-    axis, keepdims = out._ctx
-    _accumulate(out._a, g if type(x) is float else _expand(g, x, axis, keepdims))
-
-
-def _max_rule(out: Value, g: Any) -> None:
-    x = out._a.data
-    axis, keepdims = out._ctx
-    y = out.data if keepdims or axis is None else np.expand_dims(out.data, axis)
-    mask = x == y
-    share = mask / mask.sum(axis=axis, keepdims=True)
-    _accumulate(out._a, share * (g if keepdims or axis is None else np.expand_dims(g, axis)))
-
-
-def _reshape_rule(out: Value, g: Any) -> None:
-    x = out._a.data
-    _accumulate(out._a, float(np.sum(g)) if type(x) is float else np.reshape(g, x.shape))
-
-
-def _transpose_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, g if type(out._a.data) is float else np.transpose(g))
-
-
-def _getitem_rule(out: Value, g: Any) -> None:  # scatter g back; repeated indices add up
-    full = np.zeros_like(out._a.data)
-    np.add.at(full, out._ctx, g)
-    _accumulate(out._a, full)
-
-
-def _log_softmax_rule(out: Value, g: Any) -> None:  # ∂/∂z: g − softmax(z) Σ g
-    axis = out._ctx
-    _accumulate(out._a, g - np.exp(out.data) * np.sum(g, axis=axis, keepdims=True))
-
-
-def _softmax_rule(out: Value, g: Any) -> None:  # ∂/∂z: s ⊙ (g − Σ g s)
-    s, axis = out.data, out._ctx
-    _accumulate(out._a, s * (g - np.sum(g * s, axis=axis, keepdims=True)))
 
 
 # ---- the fused layer: z = a · wᵀ + b ----------------------------------------------------------------
@@ -632,9 +641,12 @@ def _linear_rule(out: Value, g: Any) -> None:
     x, w, b = out._a, out._b, out._c
     G = g if g.ndim == 2 else g[None, :]
     X = x.data if x.data.ndim == 2 else x.data[None, :]
-    if b is not None and b.requires_grad: _accumulate(b, G.sum(axis=0))   # BP3: ∂C/∂bⱼ = δⱼ (summed over examples)
+    if b is not None and b.requires_grad: _accumulate(b, G.sum(axis=0))   # BP3: ∂C/∂bⱼ = δⱼ, summed over x
     if w.requires_grad: _accumulate(w, G.T @ X)                           # BP4: ∂C/∂wⱼₖ = aₖ δⱼ
     if x.requires_grad: _accumulate(x, (G @ w.data).reshape(x.data.shape))  # BP2's (wᵀ δ), before ⊙ σ′(z)
+
+
+_linear_rule.symbol = "linear"
 
 
 # ---- helpers for backward() ---------------------------------------------------------------------------
@@ -697,9 +709,3 @@ def _check_axis(op: str, axis: Any, ndim: int) -> Any:
 
 
 _new = object.__new__
-for _rule, _symbol in [(_add_rule, "+"), (_sub_rule, "−"), (_mul_rule, "×"), (_div_rule, "÷"), (_neg_rule, "neg"),
-                       (_pow_rule, "**"), (_matmul_rule, "@"), (_exp_rule, "exp"), (_log_rule, "log"),
-                       (_tanh_rule, "tanh"), (_sigmoid_rule, "σ"), (_relu_rule, "relu"), (_step_rule, "step"),
-                       (_sum_rule, "Σ"), (_max_rule, "max"), (_reshape_rule, "reshape"), (_transpose_rule, "ᵀ"), (_getitem_rule, "[]"),
-                       (_log_softmax_rule, "log_softmax"), (_softmax_rule, "softmax"), (_linear_rule, "linear")]:
-    _rule.symbol = _symbol

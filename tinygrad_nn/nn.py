@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .engine import Value, _accumulate, _node, _sigmoid_rule, _softmax_rule, linear, no_grad
+from .engine import Value, _accumulate, _node, linear, no_grad
 
 __all__ = ["Module", "Linear", "MLP", "Neuron", "Layer", "ScalarMLP", "quadratic_cost", "cross_entropy_cost",
            "log_likelihood_cost", "ACTIVATIONS", "INITS", "COSTS"]
@@ -356,7 +356,7 @@ def cross_entropy_cost(a: Value, y: Any) -> Value:
     """
     y = _targets(a, y, "cross_entropy_cost")
     m = _check_batch(a, "cross_entropy_cost")
-    if a._rule is _sigmoid_rule:
+    if a._rule is Value._sigmoid_rule:
         z = a._a.data
         softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
         return _node(float(np.sum(softplus - y * z)) / m, _output_delta_rule, a._a, ctx=(a.data, y))
@@ -381,7 +381,7 @@ def log_likelihood_cost(a: Value, y: Any) -> Value:
     """C = −1/m Σₓ ln aᴸ_y(x) (eq. 80) for softmax outputs; from zᴸ when `a` is softmax(zᴸ): δᴸ = aᴸ − y."""
     y = _targets(a, y, "log_likelihood_cost")
     m = _check_batch(a, "log_likelihood_cost")
-    if a._rule is _softmax_rule and a._ctx == a.data.ndim - 1:  # a softmax over the output neurons
+    if a._rule is Value._softmax_rule and a._ctx == a.data.ndim - 1:  # a softmax over the output neurons
         z = a._a.data
         shifted = z - z.max(axis=-1, keepdims=True)
         log_a = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
