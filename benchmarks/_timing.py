@@ -31,18 +31,35 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run from a checkout without `pip install -e .`: use the working tree
     sys.path.insert(0, str(REPO_ROOT))
 
-import numpy as np  # noqa: E402  (after the scripts have pinned BLAS to one thread)
+import numpy as np
 
-__all__ = ["REPO_ROOT", "CLOCKS", "BlockResult", "paired_blocks", "calibrate", "median", "clock", "set_clock",
-           "tune_malloc", "minor_faults", "fmt_us", "fmt_ratio", "verdict", "print_table", "print_environment",
-           "source_fingerprint", "base_parser", "block_settings"]
+__all__ = [
+    "CLOCKS",
+    "REPO_ROOT",
+    "BlockResult",
+    "base_parser",
+    "block_settings",
+    "calibrate",
+    "clock",
+    "fmt_ratio",
+    "fmt_us",
+    "median",
+    "minor_faults",
+    "paired_blocks",
+    "print_environment",
+    "print_table",
+    "set_clock",
+    "source_fingerprint",
+    "tune_malloc",
+    "verdict",
+]
 
 median = statistics.median
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}

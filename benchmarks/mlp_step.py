@@ -26,14 +26,15 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # one BLAS thread, set before numpy is imported
 
-import itertools  # noqa: E402
-from typing import Any, Callable, Sequence  # noqa: E402
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import _timing  # noqa: E402  (also puts the repository root on sys.path)
-import numpy as np  # noqa: E402
+import _timing
+import numpy as np
 
-from tinygrad_nn import nn, optim  # noqa: E402
-from tinygrad_nn.backprop import backprop  # noqa: E402
+from tinygrad_nn import nn, optim
+from tinygrad_nn.backprop import backprop
 
 LR = 3.0
 SEED = 0

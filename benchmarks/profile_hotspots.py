@@ -24,19 +24,20 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # one BLAS thread, set before numpy is imported
 
-import cProfile  # noqa: E402
-import gc  # noqa: E402
-import pstats  # noqa: E402
-import time  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+import cProfile
+import gc
+import pstats
+import time
+from collections.abc import Callable
+from typing import Any
 
-import _timing  # noqa: E402  (also puts the repository root on sys.path)
-import mlp_step  # noqa: E402
-import numpy as np  # noqa: E402
-import scalar_graph  # noqa: E402
+import _timing
+import mlp_step
+import numpy as np
+import scalar_graph
 
-from tinygrad_nn import Value, engine, nn, optim  # noqa: E402
-from tinygrad_nn import backprop as closed_form  # noqa: E402
+from tinygrad_nn import Value, engine, nn, optim
+from tinygrad_nn import backprop as closed_form
 
 SIZES, M, DTYPE = [784, 30, 10], 10, np.float64
 perf = time.perf_counter
@@ -70,7 +71,7 @@ class Phases:
     With a GcClock, the time the garbage collector spent inside each phase is recorded too.
     """
 
-    def __init__(self, clock: Callable[[], float] = perf, gc_clock: "GcClock | None" = None) -> None:
+    def __init__(self, clock: Callable[[], float] = perf, gc_clock: GcClock | None = None) -> None:
         self.times: dict[str, list[float]] = {}
         self.faults: dict[str, int] = {}
         self.gc: dict[str, float] = {}
@@ -276,11 +277,11 @@ class GcClock:
             self.seconds[gen] += _timing.clock() - self._t
             self.count[gen] += 1
 
-    def __enter__(self) -> "GcClock":
+    def __enter__(self) -> GcClock:  # noqa: PYI034 (typing.Self needs Python 3.11)
         gc.callbacks.append(self)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         gc.callbacks.remove(self)
 
 
@@ -289,7 +290,7 @@ def scalar_phases(steps: int) -> None:
     net = scalar_graph.project_model()
     params = net.parameters()
     opt = optim.SGD(params, lr=1.0)
-    score = lambda x: net(x)[0]  # noqa: E731
+    score = lambda x: net(x)[0]
     scalar_graph.svm_loss(score, params, X, y).backward()  # warm-up
     gc.collect()
     with GcClock() as gcc:

@@ -27,14 +27,15 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # one BLAS thread, set before numpy is imported
 
-import gc  # noqa: E402
-import sys  # noqa: E402
-from typing import Any, Callable, Iterable, Sequence  # noqa: E402
+import gc
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-import _timing  # noqa: E402  (also puts the repository root on sys.path)
-import numpy as np  # noqa: E402
+import _timing
+import numpy as np
 
-from tinygrad_nn import nn, optim  # noqa: E402
+from tinygrad_nn import nn, optim
 
 try:
     import micrograd.engine
@@ -91,7 +92,7 @@ def micrograd_model(like: nn.ScalarMLP) -> Any:
 def project_step(net: nn.ScalarMLP, X: list, y: list) -> Callable[[], Any]:
     params = net.parameters()
     opt = optim.SGD(params, lr=1.0)
-    score = lambda x: net(x)[0]  # noqa: E731  (ScalarMLP returns the list of output neurons)
+    score = lambda x: net(x)[0]
     k = 0
 
     def step() -> Any:

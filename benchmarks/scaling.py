@@ -24,16 +24,16 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # one BLAS thread, set before numpy is imported
 
-import gc  # noqa: E402
-import math  # noqa: E402
-import tracemalloc  # noqa: E402
-from typing import Callable  # noqa: E402
+import gc
+import math
+import tracemalloc
+from collections.abc import Callable
 
-import _timing  # noqa: E402  (also puts the repository root on sys.path)
-import mlp_step  # noqa: E402
-import numpy as np  # noqa: E402
+import _timing
+import mlp_step
+import numpy as np
 
-from tinygrad_nn import Value  # noqa: E402
+from tinygrad_nn import Value
 
 SIZES = [1_000, 10_000, 100_000, 250_000, 1_000_000]
 BATCH_SIZES = [1, 4, 16, 64, 256, 1024]

@@ -27,15 +27,15 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # one BLAS thread, set before numpy is imported
 
-import math  # noqa: E402
-from pathlib import Path  # noqa: E402
+import math
+from pathlib import Path
 
-import _timing  # noqa: E402  (also puts the repository root on sys.path)
-import numpy as np  # noqa: E402
+import _timing
+import numpy as np
 
-from tinygrad_nn import data as tdata  # noqa: E402
-from tinygrad_nn.nn import MLP  # noqa: E402
-from tinygrad_nn.train import train  # noqa: E402
+from tinygrad_nn import data as tdata
+from tinygrad_nn.nn import MLP
+from tinygrad_nn.train import train
 
 BATCH = 10
 ETA = 3.0
@@ -183,10 +183,10 @@ def main() -> None:
         batches = nielsen_batches(cx, cy, splits.n_classes)
         steps_done += len(batches)
 
-        def run_project() -> None:
+        def run_project(chunk: tdata.Splits = chunk) -> None:
             train(net, chunk, epochs=1, batch_size=BATCH, lr=ETA, cost="quadratic", seed=SEED)
 
-        def run_nielsen() -> None:
+        def run_nielsen(batches: list = batches) -> None:
             with np.errstate(over="ignore"):  # network.py's σ overflows exp for z < −709: harmless here
                 for mini_batch in batches:
                     nielsen.update_mini_batch(mini_batch, ETA)

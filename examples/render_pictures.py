@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+import viz
 from tinygrad_nn import Value, nn
 from tinygrad_nn.optim import SGD
-
-import viz
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-def expression_graph() -> "viz.graphviz.Digraph":
+def expression_graph() -> viz.graphviz.Digraph:
     """C = ½ (a − y)² for one example through a ScalarMLP [2, 2, 1], after backward."""
     net = nn.ScalarMLP([2, 2, 1], seed=3)
     x = [Value(0.8, requires_grad=False, name="x0"), Value(0.3, requires_grad=False, name="x1")]
@@ -34,7 +33,7 @@ def expression_graph() -> "viz.graphviz.Digraph":
     return viz.draw_graph(cost, rankdir="TB")
 
 
-def network_delta() -> "viz.graphviz.Digraph":
+def network_delta() -> viz.graphviz.Digraph:
     """A [4, 5, 3] network trained a little on a toy task, with δ for a mini-batch of 8 examples."""
     rng = np.random.default_rng(0)
     net = nn.MLP([4, 5, 3], init="scaled", seed=0)

@@ -8,6 +8,7 @@ which is ~100× the expected O(EPS²) truncation plus O(ulp·C/EPS) round-off of
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -15,8 +16,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_nn.backprop import (COSTS, Gradients, backprop, cost_value, feedforward, sigmoid,
-                                  sigmoid_prime)
+from tinygrad_nn.backprop import (
+    COSTS,
+    Gradients,
+    backprop,
+    cost_value,
+    feedforward,
+    sigmoid,
+    sigmoid_prime,
+)
 
 EPS = 1e-6
 RTOL = 1e-5
@@ -58,7 +66,7 @@ def onehot(labels, k):
 
 
 def make_network(rng, sizes, scale):
-    weights = [rng.normal(0.0, scale, size=(n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    weights = [rng.normal(0.0, scale, size=(n_out, n_in)) for n_in, n_out in itertools.pairwise(sizes)]
     biases = [rng.normal(0.0, scale, size=n_out) for n_out in sizes[1:]]
     return weights, biases
 

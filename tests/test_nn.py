@@ -16,6 +16,7 @@ Tolerances (all float64 unless a test says otherwise):
 """
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 
@@ -27,8 +28,18 @@ from hypothesis import strategies as st
 from tinygrad_nn import backprop as closed_form
 from tinygrad_nn import engine
 from tinygrad_nn.engine import Value, no_grad
-from tinygrad_nn.nn import (ACTIVATIONS, COSTS, INITS, MLP, Linear, ScalarMLP, cost_function,
-                            cross_entropy_cost, log_likelihood_cost, quadratic_cost)
+from tinygrad_nn.nn import (
+    ACTIVATIONS,
+    COSTS,
+    INITS,
+    MLP,
+    Linear,
+    ScalarMLP,
+    cost_function,
+    cross_entropy_cost,
+    log_likelihood_cost,
+    quadratic_cost,
+)
 
 RTOL, ATOL = 1e-9, 1e-12          # autodiff vs BP1–BP4 (see the module docstring)
 SCALAR_RTOL = 1e-12               # ScalarMLP vs MLP
@@ -116,7 +127,7 @@ def problems(draw, costs=("quadratic", "cross-entropy"), max_layers=4, max_width
 
     net = MLP(sizes, seed=0)
     net.load_state_dict({f"layers.{l}.{kind}": rng.standard_normal(shape) * w_scale
-                         for l, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]))
+                         for l, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
                          for kind, shape in (("weight", (n_out, n_in)), ("bias", (n_out,)))})
     x = rng.uniform(-x_scale, x_scale, (m, sizes[0]))
     k = sizes[-1]
@@ -173,7 +184,7 @@ def test_the_helper_detects_a_bp2_without_sigma_prime(cost, sizes, seed):
         for key in ("delta", "nabla_b", "nabla_w"):
             assert any(b.startswith(f"{key}[{l}]") for b in bad), bad
     last = len(sizes) - 2
-    assert not any(b.startswith(f"delta[{last}]") or b.startswith(f"nabla_w[{last}]") for b in bad)
+    assert not any(b.startswith((f"delta[{last}]", f"nabla_w[{last}]")) for b in bad)
 
 
 def test_the_helper_detects_an_engine_sigmoid_backward_without_sigma_prime(monkeypatch):

@@ -108,7 +108,7 @@ def test_weight_decay_with_momentum_decays_inside_the_velocity():
     x, y = rng.random((5, 3)), rng.integers(0, 2, 5)
     lr, mu, wd = 0.5, 0.9, 0.01
     opt = SGD(net.parameters(), lr=lr, momentum=mu, weight_decay=wd)
-    w0, b0, gw0, gb0 = per_example_mean_gradient(net, x, y, "quadratic")
+    w0, _b0, gw0, gb0 = per_example_mean_gradient(net, x, y, "quadratic")
     engine_backward(net, x, y, "quadratic")
     opt.step()
     vw = [-lr * (g + wd * w) for g, w in zip(gw0, w0)]

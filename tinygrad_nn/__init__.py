@@ -14,6 +14,18 @@ from .compare import compare_gradients
 from .engine import Value, detect_anomaly, linear, no_grad
 from .gradcheck import gradcheck
 
-__all__ = ["Value", "no_grad", "detect_anomaly", "linear", "gradcheck", "compare_gradients",
-           "nn", "optim", "backprop", "data", "train", "perceptron"]
+__all__ = [
+           "Value",
+           "backprop",
+           "compare_gradients",
+           "data",
+           "detect_anomaly",
+           "gradcheck",
+           "linear",
+           "nn",
+           "no_grad",
+           "optim",
+           "perceptron",
+           "train",
+]
 __version__ = "0.1.0"

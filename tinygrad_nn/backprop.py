@@ -27,8 +27,8 @@ everywhere (Python scalars are "weak" under NEP 50 and never upcast), float64 st
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

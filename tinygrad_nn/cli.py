@@ -11,7 +11,8 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,9 @@ def _main(argv: list[str]) -> int:
     try:
         if argv and argv[0] == "graph":
             try:
-                from viz.cli import main as graph_main  # the application may use viz; the library never does
+                from viz.cli import (
+                    main as graph_main,  # the application may use viz; the library never does
+                )
             except ImportError as exc:
                 raise DataError(f"graph needs the graphviz Python package ({exc}): "
                                 f"pip install 'tinygrad_nn[viz]'") from None

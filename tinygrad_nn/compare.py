@@ -49,10 +49,11 @@ class GradientReport:
         return all(r.ok for r in self.rows)
 
     def __str__(self) -> str:
-        head = f"{'l':>2}  {'quantity':<17} {'max |abs err|':>13} {'max rel err':>11}  {'worst':<10} " \
-               f"{'autodiff':>13} {'reference':>13}  ok"
-        lines = [f"gradients of the {self.cost} cost, network {self.sizes}, mini-batch of {self.batch}: "
-                 f"autodiff vs BP1–BP4 (closed form) and finite differences", head, "-" * len(head)]
+        head = (f"{'l':>2}  {'quantity':<17} {'max |abs err|':>13} {'max rel err':>11}  {'worst':<10} "
+                f"{'autodiff':>13} {'reference':>13}  ok")
+        title = (f"gradients of the {self.cost} cost, network {self.sizes}, mini-batch of {self.batch}: "
+                 f"autodiff vs BP1–BP4 (closed form) and finite differences")
+        lines = [title, head, "-" * len(head)]
         for r in self.rows:
             worst = ",".join(str(i) for i in r.worst)
             lines.append(f"{r.layer:>2}  {r.quantity:<17} {r.max_abs:13.3e} {r.max_rel:11.3e}  {worst:<10} "

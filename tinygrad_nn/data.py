@@ -15,31 +15,31 @@ import os
 import pickle
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Iterator, Union
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "FASHION_MNIST_DIR",
     "DataError",
     "Dataset",
     "Splits",
-    "FASHION_MNIST_DIR",
     "load",
     "load_digits",
     "load_fashion_mnist",
     "load_idx_dir",
     "load_mnist_pickle",
-    "read_idx",
-    "one_hot",
     "mini_batches",
+    "one_hot",
+    "read_idx",
 ]
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 SOURCES = ("digits", "fashion-mnist", "<directory of IDX files>", "<file.pkl or file.pkl.gz>")

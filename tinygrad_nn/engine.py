@@ -15,12 +15,13 @@ Design choices that keep it fast and exact:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Value", "no_grad", "detect_anomaly", "linear", "is_grad_enabled"]
+__all__ = ["Value", "detect_anomaly", "is_grad_enabled", "linear", "no_grad"]
 
 _grad_enabled = True
 _anomaly = False
@@ -66,7 +67,7 @@ def _as_data(data: Any) -> Any:
         raise TypeError(f"Value: expected a number or an array of real numbers, got {type(data).__name__} {data!r}")
     try:
         arr = np.asarray(data)
-    except Exception as exc:  # ragged nested lists and the like
+    except (ValueError, TypeError) as exc:  # ragged nested lists and the like
         raise TypeError(f"Value: cannot convert {type(data).__name__} to an array: {exc}") from None
     kind = arr.dtype.kind
     if kind == "f":
@@ -93,7 +94,7 @@ def _sum_to(g: Any, data: Any) -> Any:
     return g.astype(data.dtype, copy=False)
 
 
-def _accumulate(v: "Value", g: Any) -> None:
+def _accumulate(v: Value, g: Any) -> None:
     """Add g into v.grad, first summing away any dimensions that broadcasting added."""
     d = v.data
     if type(d) is float:
@@ -104,8 +105,8 @@ def _accumulate(v: "Value", g: Any) -> None:
     v.grad = g if v.grad is None else v.grad + g
 
 
-def _node(data: Any, rule: Callable, a: "Value", b: "Value | None" = None, c: "Value | None" = None,
-          ctx: Any = None) -> "Value":
+def _node(data: Any, rule: Callable, a: Value, b: Value | None = None, c: Value | None = None,
+          ctx: Any = None) -> Value:
     """Make the output node of an op; it keeps its inputs only if one of them needs a gradient."""
     out = _new(Value)
     if type(data) is not float and type(data) is not np.ndarray:
@@ -126,7 +127,7 @@ def _normalize(data: Any) -> Any:
     return np.asarray(data)
 
 
-def _lift(x: Any) -> "Value":
+def _lift(x: Any) -> Value:
     """Wrap a raw number or array that enters an op as a constant (no gradient is ever computed for it)."""
     if isinstance(x, Value):
         return x
@@ -168,7 +169,7 @@ class Value:
     of its data, so optimizers may update it in place.
     """
 
-    __slots__ = ("data", "grad", "name", "requires_grad", "_rule", "_a", "_b", "_c", "_ctx")
+    __slots__ = ("_a", "_b", "_c", "_ctx", "_rule", "data", "grad", "name", "requires_grad")
     __array_ufunc__ = None  # make `ndarray * Value` call Value.__rmul__ instead of building an object array
 
     def __init__(self, data: Any, requires_grad: bool = True, name: str | None = None) -> None:
@@ -211,7 +212,7 @@ class Value:
         return self._a is None
 
     @property
-    def _prev(self) -> tuple["Value", ...]:
+    def _prev(self) -> tuple[Value, ...]:
         return tuple(p for p in (self._a, self._b, self._c) if p is not None)
 
     def __repr__(self) -> str:
@@ -232,7 +233,7 @@ class Value:
         """The data as an ndarray (a 0-d one for a scalar)."""
         return np.asarray(self.data)
 
-    def detach(self) -> "Value":
+    def detach(self) -> Value:
         """The same data as a constant, cut from the graph."""
         out = Value.__new__(Value)
         out.data, out.grad, out.name, out.requires_grad = self.data, None, self.name, False
@@ -244,7 +245,7 @@ class Value:
         self.grad = None
 
     # ---- arithmetic: each op, then its derivative -----------------------------------------------
-    def __add__(self, other: Any) -> "Value":
+    def __add__(self, other: Any) -> Value:
         other = other if type(other) is Value else _lift(other)
         try:
             data = self.data + other.data
@@ -253,12 +254,12 @@ class Value:
         return _node(data, self._add_rule, self, other)
 
     @_backward("+")
-    def _add_rule(out: "Value", g: Any) -> None:  # ∂(a + b)/∂a = ∂(a + b)/∂b = 1
+    def _add_rule(out: Value, g: Any) -> None:  # ∂(a + b)/∂a = ∂(a + b)/∂b = 1
         a, b = out._a, out._b
         if a.requires_grad: _accumulate(a, g)
         if b.requires_grad: _accumulate(b, g)
 
-    def __mul__(self, other: Any) -> "Value":
+    def __mul__(self, other: Any) -> Value:
         other = other if type(other) is Value else _lift(other)
         try:
             data = self.data * other.data
@@ -267,12 +268,12 @@ class Value:
         return _node(data, self._mul_rule, self, other)
 
     @_backward("×")
-    def _mul_rule(out: "Value", g: Any) -> None:  # ∂(ab)/∂a = b, ∂(ab)/∂b = a
+    def _mul_rule(out: Value, g: Any) -> None:  # ∂(ab)/∂a = b, ∂(ab)/∂b = a
         a, b = out._a, out._b
         if a.requires_grad: _accumulate(a, g * b.data)
         if b.requires_grad: _accumulate(b, g * a.data)
 
-    def __sub__(self, other: Any) -> "Value":
+    def __sub__(self, other: Any) -> Value:
         other = other if type(other) is Value else _lift(other)
         try:
             data = self.data - other.data
@@ -281,12 +282,12 @@ class Value:
         return _node(data, self._sub_rule, self, other)
 
     @_backward("−")
-    def _sub_rule(out: "Value", g: Any) -> None:  # ∂(a − b)/∂a = 1, ∂(a − b)/∂b = −1
+    def _sub_rule(out: Value, g: Any) -> None:  # ∂(a − b)/∂a = 1, ∂(a − b)/∂b = −1
         a, b = out._a, out._b
         if a.requires_grad: _accumulate(a, g)
         if b.requires_grad: _accumulate(b, -g)
 
-    def __truediv__(self, other: Any) -> "Value":
+    def __truediv__(self, other: Any) -> Value:
         other = other if type(other) is Value else _lift(other)
         try:
             data = _divide(self.data, other.data)
@@ -295,20 +296,20 @@ class Value:
         return _node(data, self._div_rule, self, other)
 
     @_backward("÷")
-    def _div_rule(out: "Value", g: Any) -> None:  # d(a/b) = da/b − (a/b) db/b
+    def _div_rule(out: Value, g: Any) -> None:  # d(a/b) = da/b − (a/b) db/b
         a, b = out._a, out._b
         g_over_b = _divide(g, b.data)
         if a.requires_grad: _accumulate(a, g_over_b)
         if b.requires_grad: _accumulate(b, -g_over_b * out.data)
 
-    def __neg__(self) -> "Value":
+    def __neg__(self) -> Value:
         return _node(-self.data, self._neg_rule, self)
 
     @_backward("neg")
-    def _neg_rule(out: "Value", g: Any) -> None:  # ∂(−a)/∂a = −1
+    def _neg_rule(out: Value, g: Any) -> None:  # ∂(−a)/∂a = −1
         _accumulate(out._a, -g)
 
-    def __pow__(self, other: Any) -> "Value":
+    def __pow__(self, other: Any) -> Value:
         other = other if type(other) is Value else _lift(other)
         try:
             data = _pow(self.data, other.data)
@@ -317,7 +318,7 @@ class Value:
         return _node(data, self._pow_rule, self, other)
 
     @_backward("**")
-    def _pow_rule(out: "Value", g: Any) -> None:  # d(a^p) = p a^(p−1) da + a^p ln(a) dp
+    def _pow_rule(out: Value, g: Any) -> None:  # d(a^p) = p a^(p−1) da + a^p ln(a) dp
         a, p = out._a, out._b
         if a.requires_grad: _accumulate(a, g * p.data * _pow(a.data, p.data - 1.0))
         if p.requires_grad:
@@ -325,14 +326,14 @@ class Value:
             ln = (math.log(x) if x > 0 else math.nan) if type(x) is float else np.log(np.where(x > 0, x, np.nan))
             _accumulate(p, g * out.data * ln)
 
-    def __radd__(self, other: Any) -> "Value": return _lift(other) + self
-    def __rsub__(self, other: Any) -> "Value": return _lift(other) - self
-    def __rmul__(self, other: Any) -> "Value": return _lift(other) * self
-    def __rtruediv__(self, other: Any) -> "Value": return _lift(other) / self
-    def __rpow__(self, other: Any) -> "Value": return _lift(other) ** self
-    def __rmatmul__(self, other: Any) -> "Value": return _lift(other) @ self
+    def __radd__(self, other: Any) -> Value: return _lift(other) + self
+    def __rsub__(self, other: Any) -> Value: return _lift(other) - self
+    def __rmul__(self, other: Any) -> Value: return _lift(other) * self
+    def __rtruediv__(self, other: Any) -> Value: return _lift(other) / self
+    def __rpow__(self, other: Any) -> Value: return _lift(other) ** self
+    def __rmatmul__(self, other: Any) -> Value: return _lift(other) @ self
 
-    def __matmul__(self, other: Any) -> "Value":
+    def __matmul__(self, other: Any) -> Value:
         other = _lift(other)
         a, b = self.data, other.data
         if type(a) is float or type(b) is float or a.ndim == 0 or b.ndim == 0:
@@ -344,7 +345,7 @@ class Value:
         return _node(data, self._matmul_rule, self, other)
 
     @_backward("@")
-    def _matmul_rule(out: "Value", g: Any) -> None:  # ∂(AB): G Bᵀ for A, Aᵀ G for B
+    def _matmul_rule(out: Value, g: Any) -> None:  # ∂(AB): G Bᵀ for A, Aᵀ G for B
         a, b = out._a, out._b
         A, B, G = a.data, b.data, np.asarray(g)
         if A.ndim == 2 and B.ndim == 2:  # the common case, in two lines
@@ -360,7 +361,7 @@ class Value:
         if b.requires_grad: _accumulate(b, _sum_to(np.swapaxes(A2, -1, -2) @ G, B2).reshape(B.shape))
 
     # ---- elementwise functions ------------------------------------------------------------------
-    def exp(self) -> "Value":
+    def exp(self) -> Value:
         """eˣ; overflows to inf without a warning."""
         x = self.data
         if type(x) is float:
@@ -374,10 +375,10 @@ class Value:
         return _node(y, self._exp_rule, self)
 
     @_backward("exp")
-    def _exp_rule(out: "Value", g: Any) -> None:  # (eˣ)′ = eˣ
+    def _exp_rule(out: Value, g: Any) -> None:  # (eˣ)′ = eˣ
         _accumulate(out._a, g * out.data)
 
-    def log(self) -> "Value":
+    def log(self) -> Value:
         """The natural logarithm (−inf at 0, NaN below)."""
         x = self.data
         if type(x) is float:
@@ -387,50 +388,50 @@ class Value:
         return _node(y, self._log_rule, self)
 
     @_backward("log")
-    def _log_rule(out: "Value", g: Any) -> None:  # (ln x)′ = 1/x
+    def _log_rule(out: Value, g: Any) -> None:  # (ln x)′ = 1/x
         _accumulate(out._a, _divide(g, out._a.data))
 
-    def tanh(self) -> "Value":
+    def tanh(self) -> Value:
         """tanh(x), stable for any finite x."""
         x = self.data
         return _node(math.tanh(x) if type(x) is float else np.tanh(x), self._tanh_rule, self)
 
     @_backward("tanh")
-    def _tanh_rule(out: "Value", g: Any) -> None:  # tanh′ = 1 − tanh²
+    def _tanh_rule(out: Value, g: Any) -> None:  # tanh′ = 1 − tanh²
         t = out.data
         _accumulate(out._a, g * (1.0 - t * t))
 
-    def sigmoid(self) -> "Value":
+    def sigmoid(self) -> Value:
         """The logistic σ(z) = 1/(1 + e^(−z)), stable for any finite z (e^(−z) may overflow to inf: σ → 0)."""
         return _node(_sigmoid(self.data), self._sigmoid_rule, self)
 
     @_backward("σ")
-    def _sigmoid_rule(out: "Value", g: Any) -> None:  # σ′(z) = σ(z)(1 − σ(z)): finite, even where σ saturates
+    def _sigmoid_rule(out: Value, g: Any) -> None:  # σ′(z) = σ(z)(1 − σ(z)): finite, even where σ saturates
         s = out.data
         _accumulate(out._a, g * s * (1.0 - s))
 
-    def relu(self) -> "Value":
+    def relu(self) -> Value:
         """max(x, 0); its derivative at 0 is taken as 0."""
         x = self.data
         return _node((x if x > 0 else 0.0) if type(x) is float else np.maximum(x, 0), self._relu_rule, self)
 
     @_backward("relu")
-    def _relu_rule(out: "Value", g: Any) -> None:  # 1 where x > 0, else 0
+    def _relu_rule(out: Value, g: Any) -> None:  # 1 where x > 0, else 0
         x = out._a.data
         _accumulate(out._a, (g if x > 0 else 0.0) if type(x) is float else g * (x > 0))
 
-    def step(self) -> "Value":
+    def step(self) -> Value:
         """The perceptron's threshold: 1 where z > 0, else 0. It has no useful derivative (see backward)."""
         x = self.data
         return _node((1.0 if x > 0 else 0.0) if type(x) is float else (x > 0).astype(x.dtype), self._step_rule, self)
 
     @_backward("step")
-    def _step_rule(out: "Value", g: Any) -> None:
+    def _step_rule(out: Value, g: Any) -> None:
         raise RuntimeError("backward: the perceptron's step function has derivative 0 almost everywhere, so no "
                            "gradient flows through it; use sigmoid (Nielsen ch. 1) to learn by gradient descent")
 
     # ---- reductions and shape ops ---------------------------------------------------------------
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Value:
         """Sum over `axis` (all elements by default), like numpy."""
         x = self.data
         if type(x) is float:
@@ -440,12 +441,12 @@ class Value:
         return _node(x.sum(axis=axis, keepdims=keepdims), self._sum_rule, self, ctx=(axis, keepdims))
 
     @_backward("Σ")
-    def _sum_rule(out: "Value", g: Any) -> None:  # every summed element gets g
+    def _sum_rule(out: Value, g: Any) -> None:  # every summed element gets g
         x = out._a.data
         axis, keepdims = out._ctx
         _accumulate(out._a, g if type(x) is float else _expand(g, x, axis, keepdims))
 
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Value":
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Value:
         """Mean over `axis` (all elements by default), like numpy."""
         axis = _check_axis("mean", axis, self.ndim)
         count = self.size if axis is None else int(np.prod([self.shape[i] for i in np.atleast_1d(axis)]))
@@ -453,7 +454,7 @@ class Value:
             raise ValueError(f"mean: cannot average over an empty axis of shape {self.shape}")
         return self.sum(axis, keepdims) * (1.0 / count)
 
-    def max(self, axis: int | None = None, keepdims: bool = False) -> "Value":
+    def max(self, axis: int | None = None, keepdims: bool = False) -> Value:
         """Largest element(s); the gradient is shared equally among ties."""
         x = self.data
         if type(x) is float:
@@ -465,7 +466,7 @@ class Value:
         return _node(x.max(axis=axis, keepdims=keepdims), self._max_rule, self, ctx=(axis, keepdims))
 
     @_backward("max")
-    def _max_rule(out: "Value", g: Any) -> None:
+    def _max_rule(out: Value, g: Any) -> None:
         x = out._a.data
         axis, keepdims = out._ctx
         y = out.data if keepdims or axis is None else np.expand_dims(out.data, axis)
@@ -473,7 +474,7 @@ class Value:
         share = mask / mask.sum(axis=axis, keepdims=True)
         _accumulate(out._a, share * (g if keepdims or axis is None else np.expand_dims(g, axis)))
 
-    def reshape(self, *shape: int | Sequence[int]) -> "Value":
+    def reshape(self, *shape: int | Sequence[int]) -> Value:
         """The same elements in a new shape: `v.reshape(2, 3)` or `v.reshape((2, 3))`."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
@@ -487,25 +488,25 @@ class Value:
         return _node(y, self._reshape_rule, self)
 
     @_backward("reshape")
-    def _reshape_rule(out: "Value", g: Any) -> None:  # the same elements, back in the old shape
+    def _reshape_rule(out: Value, g: Any) -> None:  # the same elements, back in the old shape
         x = out._a.data
         _accumulate(out._a, float(np.sum(g)) if type(x) is float else np.reshape(g, x.shape))
 
-    def transpose(self) -> "Value":
+    def transpose(self) -> Value:
         """Reverse the axes (a matrix's transpose)."""
         x = self.data
         return _node(x if type(x) is float else x.T, self._transpose_rule, self)
 
     @_backward("ᵀ")
-    def _transpose_rule(out: "Value", g: Any) -> None:  # transpose g back
+    def _transpose_rule(out: Value, g: Any) -> None:  # transpose g back
         _accumulate(out._a, g if type(out._a.data) is float else np.transpose(g))
 
     @property
-    def T(self) -> "Value":
+    def T(self) -> Value:
         """The transpose (see `transpose`)."""
         return self.transpose()
 
-    def __getitem__(self, index: Any) -> "Value":
+    def __getitem__(self, index: Any) -> Value:
         """numpy indexing; the gradient is scattered back, repeated indices adding up."""
         x = self.data
         if type(x) is float:
@@ -517,12 +518,12 @@ class Value:
         return _node(y if type(y) is np.ndarray else np.asarray(y), self._getitem_rule, self, ctx=index)
 
     @_backward("[]")
-    def _getitem_rule(out: "Value", g: Any) -> None:  # scatter g back; repeated indices add up
+    def _getitem_rule(out: Value, g: Any) -> None:  # scatter g back; repeated indices add up
         full = np.zeros_like(out._a.data)
         np.add.at(full, out._ctx, g)
         _accumulate(out._a, full)
 
-    def log_softmax(self, axis: int = -1) -> "Value":
+    def log_softmax(self, axis: int = -1) -> Value:
         """log softmax along `axis`, computed as z − max − log Σ e^(z − max): no overflow for any finite z."""
         x = np.asarray(self.data)
         axis = _check_axis("log_softmax", axis, x.ndim)
@@ -533,11 +534,11 @@ class Value:
                      ctx=axis)
 
     @_backward("log_softmax")
-    def _log_softmax_rule(out: "Value", g: Any) -> None:  # ∂/∂z: g − softmax(z) Σ g
+    def _log_softmax_rule(out: Value, g: Any) -> None:  # ∂/∂z: g − softmax(z) Σ g
         axis = out._ctx
         _accumulate(out._a, g - np.exp(out.data) * np.sum(g, axis=axis, keepdims=True))
 
-    def softmax(self, axis: int = -1) -> "Value":
+    def softmax(self, axis: int = -1) -> Value:
         """softmax along `axis`, stable for any finite input."""
         x = np.asarray(self.data)
         axis = _check_axis("softmax", axis, x.ndim)
@@ -547,7 +548,7 @@ class Value:
         return _node(e / e.sum(axis=axis, keepdims=True), self._softmax_rule, self, ctx=axis)
 
     @_backward("softmax")
-    def _softmax_rule(out: "Value", g: Any) -> None:  # ∂/∂z: s ⊙ (g − Σ g s)
+    def _softmax_rule(out: Value, g: Any) -> None:  # ∂/∂z: s ⊙ (g − Σ g s)
         s, axis = out.data, out._ctx
         _accumulate(out._a, s * (g - np.sum(g * s, axis=axis, keepdims=True)))
 

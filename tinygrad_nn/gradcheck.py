@@ -1,13 +1,13 @@
 """`gradcheck`: autodiff gradients against central finite differences, like `torch.autograd.gradcheck`."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from .engine import Value, no_grad
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["GradcheckError", "gradcheck"]
 
 
 class GradcheckError(AssertionError):

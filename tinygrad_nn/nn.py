@@ -7,14 +7,27 @@ Layout is the book's: a layer's ``weight`` is wˡ with shape (n_out, n_in), its 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from .engine import Value, _accumulate, _node, linear, no_grad
 
-__all__ = ["Module", "Linear", "MLP", "Neuron", "Layer", "ScalarMLP", "quadratic_cost", "cross_entropy_cost",
-           "log_likelihood_cost", "ACTIVATIONS", "INITS", "COSTS"]
+__all__ = [
+    "ACTIVATIONS",
+    "COSTS",
+    "INITS",
+    "MLP",
+    "Layer",
+    "Linear",
+    "Module",
+    "Neuron",
+    "ScalarMLP",
+    "cross_entropy_cost",
+    "log_likelihood_cost",
+    "quadratic_cost",
+]
 
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
     "sigmoid": Value.sigmoid,  # the book's neuron
@@ -261,7 +274,7 @@ class ScalarMLP(Module):
                 for l, layer in enumerate(mlp.layers)]
 
     @classmethod
-    def from_mlp(cls, mlp: MLP) -> "ScalarMLP":
+    def from_mlp(cls, mlp: MLP) -> ScalarMLP:
         """A scalar copy of a tensor MLP, with the same weights."""
         net = cls.__new__(cls)
         net.sizes, net.activation, net.output_activation = mlp.sizes, mlp.activation, mlp.output_activation

@@ -5,11 +5,11 @@ NAND perceptrons computes any logical function — for example, adding two bits.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .engine import Value
 
-__all__ = ["Perceptron", "NAND", "nand", "add_bits", "add_numbers"]
+__all__ = ["NAND", "Perceptron", "add_bits", "add_numbers", "nand"]
 
 
 class Perceptron:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -10,9 +11,10 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +22,7 @@ from .data import DataError, Splits, mini_batches
 from .nn import MLP, cost_function
 from .optim import SGD
 
-__all__ = ["EpochRecord", "DivergenceError", "train", "save_model", "load_model", "model_metadata", "write_history"]
+__all__ = ["DivergenceError", "EpochRecord", "load_model", "model_metadata", "save_model", "train", "write_history"]
 
 MODEL_FORMAT = "tinygrad_nn.mlp/1"
 
@@ -165,7 +167,7 @@ def load_model(path: str | os.PathLike) -> MLP:
     if not (isinstance(sizes, list) and len(sizes) >= 2 and all(type(n) is int and n > 0 for n in sizes)):
         raise DataError(f"model file {path}: metadata 'sizes' must be a list of positive layer widths, got {sizes!r}")
     expected = {}
-    for l, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+    for l, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         expected[f"layers.{l}.weight"], expected[f"layers.{l}.bias"] = (n_out, n_in), (n_out,)
     if set(arrays) != set(expected):
         raise DataError(f"model file {path}: arrays {sorted(arrays)} do not match the metadata's sizes {sizes}")

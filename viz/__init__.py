@@ -18,4 +18,4 @@ from .graph import draw_graph
 from .network import draw_network
 from .render import FORMATS, GraphvizNotFoundError, render
 
-__all__ = ["draw_graph", "draw_network", "render", "FORMATS", "GraphvizNotFoundError"]
+__all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "draw_network", "render"]

@@ -124,7 +124,7 @@ def _group_kind(key: str) -> str:
     """'layers.0.neurons.2' → 'neuron', 'layers.0' → 'layer': the word before the last number."""
     parts = key.split(".")
     if len(parts) >= 2 and parts[-1].isdigit():
-        return parts[-2][:-1] if parts[-2].endswith("s") else parts[-2]
+        return parts[-2].removesuffix("s")
     return "module"
 
 

@@ -17,7 +17,9 @@ After ``cost.backward()``, ``show_delta=True`` annotates each neuron with δ; gi
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import graphviz
 import numpy as np
@@ -27,7 +29,7 @@ from tinygrad_nn.nn import MLP, ScalarMLP
 
 from . import _style as S
 
-__all__ = ["draw_network", "SATURATION"]
+__all__ = ["SATURATION", "draw_network"]
 
 SATURATION = 0.01  # σ′(z) below this: a saturated neuron
 
@@ -101,7 +103,7 @@ def _layer_title(l: int, n_layers: int, n: int) -> str:
 def _edge_style(w: float, biggest: float) -> dict[str, str]:
     """Blue for w > 0, red for w < 0; width and opacity grow with |w| / biggest."""
     strength = abs(w) / biggest if biggest > 0 else 0.0
-    alpha = int(round(64 + 191 * strength))
+    alpha = round(64 + 191 * strength)
     return {"color": f"{S.POSITIVE if w >= 0 else S.NEGATIVE}{alpha:02x}",
             "penwidth": f"{0.4 + 2.6 * strength:.2f}", "tooltip": f"w = {w:.4g}"}
 
@@ -141,7 +143,7 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
                     names.append(f"n{l}_more")
                 col.node(f"n{l}_{j}", **_neuron(mlp, l, j, fills[l], deltas, saturated))
                 names.append(f"n{l}_{j}")
-            for a, b in zip(names, names[1:]):
+            for a, b in itertools.pairwise(names):
                 col.edge(a, b, style="invis")
     for l, layer in enumerate(mlp.layers):
         w = np.asarray(layer.weight.data)

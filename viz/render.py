@@ -6,7 +6,7 @@ from pathlib import Path
 
 import graphviz
 
-__all__ = ["render", "FORMATS", "GraphvizNotFoundError"]
+__all__ = ["FORMATS", "GraphvizNotFoundError", "render"]
 
 FORMATS = ("svg", "png", "pdf", "dot")  # 'dot' writes the DOT source only and needs no Graphviz binary
 
