@@ -258,36 +258,30 @@ class ScalarMLP(Module):
 
     def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", output_activation: str | None = None,
                  init: str = "normal", seed: int | None = None) -> None:
-        self._template = MLP(sizes, activation, output_activation, init, seed)
-        self.sizes, self.activation = self._template.sizes, activation
-        self.output_activation = self._template.output_activation
-        if self.output_activation == "softmax":
-            raise ValueError("ScalarMLP: a softmax output is available in the tensor MLP only")
-        self.layers = self._layers_from(self._template)
-        self._name_parameters()
-
-    def _layers_from(self, mlp: MLP) -> list[Layer]:
-        last = len(mlp.layers) - 1
-        return [Layer([Neuron(layer.weight.data[j], layer.bias.data[j],
-                              self.output_activation if l == last else self.activation)
-                       for j in range(layer.weight.shape[0])])
-                for l, layer in enumerate(mlp.layers)]
+        self._copy_weights_of(MLP(sizes, activation, output_activation, init, seed))
 
     @classmethod
     def from_mlp(cls, mlp: MLP) -> ScalarMLP:
         """A scalar copy of a tensor MLP, with the same weights."""
         net = cls.__new__(cls)
-        net.sizes, net.activation, net.output_activation = mlp.sizes, mlp.activation, mlp.output_activation
-        if net.output_activation == "softmax":
-            raise ValueError("ScalarMLP: a softmax output is available in the tensor MLP only")
-        net._template = mlp
-        net.layers = net._layers_from(mlp)
-        net._name_parameters()
+        net._copy_weights_of(mlp)
         return net
+
+    def _copy_weights_of(self, mlp: MLP) -> None:
+        if mlp.output_activation == "softmax":
+            raise ValueError("ScalarMLP: a softmax output is available in the tensor MLP only")
+        self.sizes, self.init = mlp.sizes, mlp.init
+        self.activation, self.output_activation = mlp.activation, mlp.output_activation
+        last = len(mlp.layers) - 1
+        self.layers = [Layer([Neuron(layer.weight.data[j], layer.bias.data[j],
+                                     self.output_activation if l == last else self.activation)
+                              for j in range(layer.weight.shape[0])])
+                       for l, layer in enumerate(mlp.layers)]
+        self._name_parameters()
 
     def to_mlp(self) -> MLP:
         """A tensor MLP with this network's current weights."""
-        mlp = MLP(self.sizes, self.activation, self.output_activation, self._template.init)
+        mlp = MLP(self.sizes, self.activation, self.output_activation, self.init)
         for layer, tensor_layer in zip(self.layers, mlp.layers):
             tensor_layer.weight.data[...] = [[w.data for w in n.weights] for n in layer.neurons]
             tensor_layer.bias.data[...] = [n.bias.data for n in layer.neurons]
@@ -300,10 +294,6 @@ class ScalarMLP(Module):
         for layer in self.layers:
             a = layer(a)
         return a
-
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
-        """Only the neurons' weights and biases (the tensor template is not part of the model)."""
-        yield from _named(self.layers, prefix + "layers")
 
 
 # ---- costs: each a single graph node whose backward is ∇ₐC (or δᴸ directly) ------------------------
