@@ -45,6 +45,8 @@ def ref_example_costs(z_out, y, cost):
     """C_x for each row, from the output weighted input z_out (m, k) and one-hot y (m, k)."""
     if cost == "quadratic":
         return 0.5 * np.sum((ref_sigmoid(z_out) - y) ** 2, axis=-1)
+    if cost == "log-likelihood":  # softmax output: −Σⱼ yⱼ ln aⱼ, ln aⱼ = zⱼ − ln Σₖ e^zₖ
+        return -np.sum(y * (z_out - np.logaddexp.reduce(z_out, axis=-1, keepdims=True)), axis=-1)
     return np.sum(np.logaddexp(0.0, z_out) - y * z_out, axis=-1)  # −y ln σ − (1−y) ln(1−σ)
 
 
@@ -152,7 +154,8 @@ def test_deltas_are_per_example_dCx_dz_and_consistent_with_bp3_bp4(problem):
     for l, (w, b) in enumerate(zip(weights, biases)):
         z = a @ w.T + b
         np.testing.assert_allclose(g.zs[l], z, rtol=1e-13, atol=1e-13)
-        a = ref_sigmoid(z)
+        softmax = cost == "log-likelihood" and l == len(weights) - 1  # the softmax output layer
+        a = np.exp(z - np.logaddexp.reduce(z, axis=-1, keepdims=True)) if softmax else ref_sigmoid(z)
         np.testing.assert_allclose(g.activations[l + 1], a, rtol=1e-13, atol=1e-15)
     assert g.activations[0] is x or np.array_equal(g.activations[0], x)
 

@@ -142,8 +142,14 @@ def test_non_sigmoid_network_is_rejected(kwargs):
 def test_unknown_cost_is_rejected():
     net, x, y = problem([3, 4, 2], 2)
     with pytest.raises(ValueError) as info:
+        compare_gradients(net, x, y, cost="hinge")
+    assert "'hinge'" in str(info.value) and "quadratic" in str(info.value) and "cross-entropy" in str(info.value)
+
+
+def test_log_likelihood_needs_a_softmax_output():
+    net, x, y = problem([3, 4, 2], 2)
+    with pytest.raises(ValueError, match="softmax output"):
         compare_gradients(net, x, y, cost="log-likelihood")
-    assert "'log-likelihood'" in str(info.value) and "quadratic" in str(info.value) and "cross-entropy" in str(info.value)
 
 
 # ---- the command line ---------------------------------------------------------------------------------

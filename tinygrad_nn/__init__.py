@@ -5,18 +5,21 @@
 - `nn`: `MLP` (one node per layer), `ScalarMLP` (one node per weight) and the quadratic,
   cross-entropy and log-likelihood costs; `optim.SGD`: mini-batch gradient descent (eq. 20–21).
 - `backprop`: the closed-form equations BP1–BP4 in numpy; `compare_gradients` checks autodiff against
-  them and against finite differences; `gradcheck` checks any function against finite differences.
+  them and against finite differences (in Jupyter its report shows as a table); `book_deltas` gives the
+  book's per-example δˡ_x (the engine's ``z.grad`` under the mean cost is δˡ_x/m per row); `gradcheck`
+  checks any function against finite differences.
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop and model files; `perceptron`: chapter 1's NAND perceptron and adder.
 """
 from . import backprop, data, nn, optim, perceptron, train
-from .compare import compare_gradients
+from .compare import book_deltas, compare_gradients
 from .engine import Value, detect_anomaly, linear, no_grad
 from .gradcheck import gradcheck
 
 __all__ = [
            "Value",
            "backprop",
+           "book_deltas",
            "compare_gradients",
            "data",
            "detect_anomaly",

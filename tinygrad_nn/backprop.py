@@ -12,6 +12,8 @@ examples, so the book's column equations appear transposed:
 
     BP1   δᴸ = ∇ₐC_x ⊙ σ′(zᴸ)           quadratic:      δᴸ = (aᴸ − y) ⊙ σ′(zᴸ)   (eq. 30)
                                       cross-entropy:  δᴸ = aᴸ − y              (ch. 3, eq. 66)
+                                      log-likelihood, softmax output aᴸ = softmax(zᴸ):
+                                                      δᴸ = aᴸ − y              (ch. 3, eq. 84)
     BP2   δˡ = ((wˡ⁺¹)ᵀ δˡ⁺¹) ⊙ σ′(zˡ)   rows:  δˡ = (δˡ⁺¹ @ wˡ⁺¹) ⊙ σ′(zˡ)
     BP3   ∂C/∂bˡ = mean over the batch of δˡ
     BP4   ∂C/∂wˡ = (δˡ)ᵀ @ aˡ⁻¹ / m        (the batch mean of the outer products δˡ_x (aˡ⁻¹_x)ᵀ)
@@ -34,8 +36,9 @@ import numpy as np
 
 __all__ = ["COSTS", "Gradients", "backprop", "cost_value", "feedforward", "sigmoid", "sigmoid_prime"]
 
-COSTS: tuple[str, ...] = ("quadratic", "cross-entropy")
-"""The cost functions `backprop` knows: C_x = ½‖y − aᴸ‖² and C_x = −Σⱼ[yⱼ ln aⱼ + (1−yⱼ) ln(1−aⱼ)]."""
+COSTS: tuple[str, ...] = ("quadratic", "cross-entropy", "log-likelihood")
+"""The cost functions `backprop` knows: C_x = ½‖y − aᴸ‖², C_x = −Σⱼ[yⱼ ln aⱼ + (1−yⱼ) ln(1−aⱼ)] (both with
+sigmoid outputs) and C_x = −ln aᴸ_y with a softmax output layer (ch. 3)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,15 +185,22 @@ def _targets(y: np.ndarray, m: int, n_out: int, layer: int, dtype: np.dtype) -> 
 # Forward pass, cost, and BP1–BP4
 # ---------------------------------------------------------------------------------------------
 
-def _forward(ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray
+def _softmax(z: np.ndarray) -> np.ndarray:
+    """aᴸⱼ = e^(zᴸⱼ) / Σₖ e^(zᴸₖ) per row (eq. 78), shifted by the row's max so nothing overflows."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    e /= e.sum(axis=1, keepdims=True)
+    return e
+
+
+def _forward(ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray, softmax_output: bool = False
              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     zs: list[np.ndarray] = []
     activations: list[np.ndarray] = [x]
     a = x
-    for w, b in zip(ws, bs):
+    for l, (w, b) in enumerate(zip(ws, bs)):
         z = a @ w.T  # zˡ = aˡ⁻¹ (wˡ)ᵀ + bˡ  (eq. 25, row layout)
         z += b
-        a = _sigmoid(z)  # aˡ = σ(zˡ)
+        a = _softmax(z) if softmax_output and l == len(ws) - 1 else _sigmoid(z)  # aˡ = σ(zˡ)
         zs.append(z)
         activations.append(a)
     return zs, activations
@@ -233,8 +243,17 @@ def _cross_entropy_cost(z: np.ndarray, y: np.ndarray) -> float:
     return float(t.sum() / z.shape[0])
 
 
+def _log_likelihood_cost(z: np.ndarray, y: np.ndarray) -> float:
+    """C = −(1/m) Σₓ Σⱼ yⱼ ln aᴸⱼ with aᴸ = softmax(zᴸ), from zᴸ: ln aⱼ = zⱼ − max z − ln Σₖ e^(zₖ − max z)."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_a = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-(y * log_a).sum() / z.shape[0])
+
+
 def _mean_cost(z: np.ndarray, a: np.ndarray, y: np.ndarray, cost: str) -> float:
-    """C = (1/m) Σₓ C_x for output weighted input z = zᴸ, activation a = σ(z), targets y."""
+    """C = (1/m) Σₓ C_x for output weighted input z = zᴸ, activation a = σ(z) (or softmax(z)), targets y."""
+    if cost == "log-likelihood":
+        return _log_likelihood_cost(z, y)
     return _quadratic_cost(a - y) if cost == "quadratic" else _cross_entropy_cost(z, y)
 
 
@@ -247,7 +266,7 @@ def cost_value(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], x: n
     ws, bs = _check_network(weights, biases)
     x = _check_input(x, ws[0])
     with _underflow_ok():
-        zs, activations = _forward(ws, bs, x)
+        zs, activations = _forward(ws, bs, x, cost == "log-likelihood")
     y = _targets(y, x.shape[0], ws[-1].shape[0], len(ws) - 1, activations[-1].dtype)
     with _underflow_ok():
         return _mean_cost(zs[-1], activations[-1], y, cost)
@@ -276,7 +295,8 @@ def backprop(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], x: np.
     """The gradient of the mini-batch mean cost by the closed-form equations BP1–BP4.
 
     ``x`` is (m, n_in) (or one example (n_in,)); ``y`` is one-hot (m, n_L) or integer labels (m,).
-    ``cost`` is ``"quadratic"`` (C_x = ½‖y − aᴸ‖²) or ``"cross-entropy"``. Vectorized over the
+    ``cost`` is ``"quadratic"`` (C_x = ½‖y − aᴸ‖²), ``"cross-entropy"`` or ``"log-likelihood"`` (then the
+    output layer is a softmax, aᴸ = softmax(zᴸ), and C_x = −ln aᴸ_y). Vectorized over the
     batch; σ′(zˡ) is taken as aˡ(1 − aˡ) from the forward pass, so no exp is recomputed.
     """
     _check_cost(cost)
@@ -288,20 +308,20 @@ def backprop(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], x: np.
 
 def _backprop(ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray, y: np.ndarray,
               cost: str) -> Gradients:
-    zs, activations = _forward(ws, bs, x)
+    zs, activations = _forward(ws, bs, x, cost == "log-likelihood")
     m = x.shape[0]
     n_layers = len(ws)
     a_out = activations[-1]
     y = _targets(y, m, ws[-1].shape[0], n_layers - 1, a_out.dtype)
 
-    delta = a_out - y  # BP1: ∇ₐC_x = aᴸ − y (eq. 30); for cross-entropy this IS δᴸ (eq. 66)
-    if cost == "quadratic":
+    delta = a_out - y  # BP1: ∇ₐC_x = aᴸ − y (eq. 30); for cross-entropy (eq. 66) and softmax with
+    if cost == "quadratic":  # log-likelihood (eq. 84) this IS δᴸ
         cost_val = _quadratic_cost(delta)
         sp = 1.0 - a_out  # BP1: σ′(zᴸ) = aᴸ(1 − aᴸ)
         sp *= a_out  # BP1
         delta *= sp  # BP1: δᴸ = (aᴸ − y) ⊙ σ′(zᴸ)
     else:
-        cost_val = _cross_entropy_cost(zs[-1], y)
+        cost_val = _mean_cost(zs[-1], a_out, y, cost)
 
     inv_m = 1.0 / m
     deltas: list[np.ndarray] = []

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import html
+
 import numpy as np
 
 from . import backprop as closed_form
 from .nn import MLP, cost_function
 
-__all__ = ["Comparison", "GradientReport", "compare_gradients"]
+__all__ = ["Comparison", "GradientReport", "book_deltas", "compare_gradients"]
 
 
 @dataclass
@@ -61,6 +63,24 @@ class GradientReport:
         lines.append("agreement: all within tolerance" if self.ok else "DISAGREEMENT: see the rows marked NO")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """The rows of `str(report)` as an HTML table, which Jupyter shows for a report."""
+        cells = ("l", "quantity", "max |abs err|", "max rel err", "worst", "autodiff", "reference", "ok")
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cells)
+        body = []
+        for r in self.rows:
+            style = "" if r.ok else ' style="background:#ffe3e3"'
+            values = (str(r.layer), r.quantity, f"{r.max_abs:.3e}", f"{r.max_rel:.3e}",
+                      ",".join(str(i) for i in r.worst), f"{r.autodiff:.6e}", f"{r.reference:.6e}",
+                      "yes" if r.ok else "NO")
+            body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(v)}</td>" for v in values) + "</tr>")
+        verdict = "agreement: all within tolerance" if self.ok else "DISAGREEMENT: see the rows marked NO"
+        title = (f"gradients of the {self.cost} cost, network {self.sizes}, mini-batch of {self.batch}: "
+                 f"autodiff vs BP1–BP4 (closed form) and finite differences")
+        return (f"<table><caption>{html.escape(title)}</caption><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(body)}</tbody><tfoot><tr><td colspan=\"{len(cells)}\">{html.escape(verdict)}"
+                f"</td></tr></tfoot></table>")
+
 
 def _compare(layer: int, quantity: str, autodiff: np.ndarray, reference: np.ndarray, tol: float,
              floor: float = 0.0) -> Comparison:
@@ -80,19 +100,16 @@ def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tole
                       seed: int = 0) -> GradientReport:
     """Compare the autodiff gradients of `net` on the mini-batch (x, y) with BP1–BP4 and finite differences.
 
-    Works for the book's networks: sigmoid in every layer, quadratic or cross-entropy cost. The autodiff
-    δˡ is m · zˡ.grad (the graph holds ∂C/∂zˡ of the batch-mean cost; the book's δˡ is per example).
+    Works for the book's networks: sigmoid in every layer with the quadratic or cross-entropy cost, or a
+    softmax output layer with the log-likelihood cost. The autodiff δˡ is m · zˡ.grad (the graph holds
+    ∂C/∂zˡ of the batch-mean cost; the book's δˡ is per example — see `book_deltas`).
     Autodiff and BP1–BP4 must agree to `tolerance` (normwise relative, float64); finite differences on
     `fd_samples` random weights and biases per layer to `fd_tolerance` (relative to max(|gradient|, 1e-4)).
     """
-    if net.activation != "sigmoid" or net.output_activation != "sigmoid":
-        raise ValueError(f"compare_gradients: BP1–BP4 here are for sigmoid networks; this one uses "
-                         f"{net.activation}/{net.output_activation}")
+    _check_book_network(net, cost, "compare_gradients")
     for name, value in (("tolerance", tolerance), ("fd_tolerance", fd_tolerance), ("fd_eps", fd_eps)):
         if not (isinstance(value, (int, float)) and value > 0 and np.isfinite(value)):
             raise ValueError(f"compare_gradients: {name} must be a positive number, got {value!r}")
-    if cost not in closed_form.COSTS:
-        raise ValueError(f"compare_gradients: unknown cost {cost!r}; valid: {', '.join(closed_form.COSTS)}")
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
     y = np.asarray(y)
     m = x.shape[0]
@@ -121,6 +138,32 @@ def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tole
             report.rows.append(_compare(l, f"finite diff ∂C/∂{name}", autodiff, numeric, fd_tolerance, floor=1e-4))
             report.rows[-1].worst = picks[report.rows[-1].worst[0]]
     return report
+
+
+def _check_book_network(net: MLP, cost: str, who: str) -> None:
+    """BP1–BP4 here are for sigmoid networks; the log-likelihood cost goes with a softmax output layer."""
+    if cost not in closed_form.COSTS:
+        raise ValueError(f"{who}: unknown cost {cost!r}; valid: {', '.join(closed_form.COSTS)}")
+    output = "softmax" if cost == "log-likelihood" else "sigmoid"
+    if net.activation != "sigmoid" or net.output_activation != output:
+        raise ValueError(f"{who}: BP1–BP4 here are for sigmoid networks with a {output} output layer for the "
+                         f"{cost} cost; this one uses {net.activation}/{net.output_activation}")
+
+
+def book_deltas(net: MLP, x: Any, y: Any, cost: str = "quadratic") -> list[np.ndarray]:
+    """The book's δˡ_x = ∂C_x/∂zˡ for every example x of the batch: one (m, n_l) array per layer l = 2 … L.
+
+    The engine differentiates the mini-batch MEAN cost C = (1/m) Σₓ C_x, so after ``cost.backward()``
+    ``zs[l].grad`` holds δˡ_x / m in row x; this helper runs the batch and returns m · zˡ.grad, each row the
+    δ of one example's own cost (as in chapter 2). It leaves the parameters' gradients of this batch in `net`.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"book_deltas: expected an MLP, got {type(net).__name__}")
+    x = np.atleast_2d(np.asarray(x, dtype=net.layers[0].weight.data.dtype))
+    net.zero_grad()
+    zs, activations = net.feedforward(x)
+    cost_function(cost)(activations[-1], y).backward()
+    return [x.shape[0] * np.atleast_2d(z.grad) for z in zs]
 
 
 def _central_difference(net: MLP, cost_fn: Any, x: np.ndarray, y: np.ndarray, param: Any, index: tuple,
