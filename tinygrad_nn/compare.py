@@ -6,10 +6,9 @@ computed on the same weights, and samples a few weights for central finite diffe
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
-
-import html
 
 import numpy as np
 

@@ -4,9 +4,12 @@
   data and grad, an ellipse per op), collapsed per neuron / layer / chain when it is large.
 - `draw_network(mlp)`: Nielsen's diagram of the layers of neurons, edges coloured by the weight's sign,
   optionally annotated with each neuron's δ and the saturated neurons highlighted.
+- `draw_backprop(net, x, y, cost)`: one backward pass in the book's terms — the forward quantities aˡ, zˡ, wˡ,
+  bˡ, C, y and the backward edges labelled BP1–BP4, each gradient with its measured error against the
+  closed form (`equation_for` gives each equation's text, for other pictures to reuse).
 - `render(graph, path)`: write svg, png, pdf (needs Graphviz's `dot`) or the dot source, chosen by extension.
 
-Both drawing functions return a `graphviz.Digraph`, which displays inline in Jupyter.
+The drawing functions return a `graphviz.Digraph`, which displays inline in Jupyter.
 """
 try:
     import graphviz  # noqa: F401
@@ -14,8 +17,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the opti
     raise ImportError("viz needs the graphviz Python package: pip install 'tinygrad_nn[viz]' "
                       "(and Graphviz's dot program to render: apt-get install graphviz)") from exc
 
+from .backprop import draw_backprop, equation_for
 from .graph import draw_graph
 from .network import draw_network
 from .render import FORMATS, GraphvizNotFoundError, render
 
-__all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "draw_network", "render"]
+__all__ = ["FORMATS", "GraphvizNotFoundError", "draw_backprop", "draw_graph", "draw_network", "equation_for",
+           "render"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,3 +78,47 @@ def legend_label(title: str, rows: Sequence[tuple[str, str, str]]) -> str:
     return (f'<<TABLE BORDER="1" COLOR="#ced4da" CELLBORDER="0" CELLSPACING="3" CELLPADDING="2" BGCOLOR="#fcfcfd">'
             f'<TR><TD COLSPAN="2" ALIGN="LEFT" BORDER="0"><B>{html.escape(title)}</B></TD></TR>'
             f'{"".join(cells)}</TABLE>>')
+
+
+# ---- the book's notation ----------------------------------------------------------------------------
+_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def sup(n: int | str) -> str:
+    """A superscript number: 3 → '³' (the book's layer index)."""
+    return str(n).translate(_SUP)
+
+
+def sub(*indices: int) -> str:
+    """Subscript indices: (2, 4) → '₂₄', with a comma when one has two digits: (12, 3) → '₁₂,₃'."""
+    sep = "," if any(i >= 10 for i in indices) else ""
+    return sep.join(str(i).translate(_SUB) for i in indices)
+
+
+_PARAM = re.compile(r"^layers\.(\d+)\.(weight|bias)$")
+_SCALAR_PARAM = re.compile(r"^layers\.(\d+)\.neurons\.(\d+)\.(weights\.(\d+)|bias)$")
+_QUANTITY = re.compile(r"^([zaxy])(\d+)?(?:_(\d+))?$")
+
+
+def book_name(name: str | None) -> str | None:
+    """A Value's name in the book's notation (layers numbered from 1 = the inputs, neurons from 1), or None.
+
+    'layers.0.weight' → 'w²', 'layers.1.bias' → 'b³', 'layers.0.neurons.2.weights.1' → 'w²₃₂' (wˡⱼₖ: from
+    neuron k of layer l−1 to neuron j of layer l), 'layers.0.neurons.2.bias' → 'b²₃', 'z2' → 'z²',
+    'a3_1' → 'a³₁', 'x2' → 'x₂', 'y1' → 'y₁'. Names of any other form come back unchanged.
+    """
+    if not name:
+        return None
+    if m := _PARAM.match(name):
+        return ("w" if m[2] == "weight" else "b") + sup(int(m[1]) + 2)
+    if m := _SCALAR_PARAM.match(name):
+        l, j = int(m[1]) + 2, int(m[2]) + 1
+        return f"w{sup(l)}{sub(j, int(m[4]) + 1)}" if m[4] is not None else f"b{sup(l)}{sub(j)}"
+    if m := _QUANTITY.match(name):
+        letter, first, second = m[1], m[2], m[3]
+        if letter in "xy" and first is not None and second is None:
+            return letter + sub(int(first))
+        if letter in "za" and first is not None:
+            return letter + sup(first) + (sub(int(second)) if second is not None else "")
+    return name
