@@ -144,9 +144,14 @@ def test_parameters_inputs_and_the_output_are_filled_apart(tmp_path):
     cost.backward()
     pic = draw(viz.draw_graph(cost), tmp_path)
     titles = {lines[0]: title for title, lines in pic.nodes.items() if title.startswith("v")}
-    assert _style.PARAM_FILL in pic.fills[titles["layers.0.weight"]]
-    assert _style.PARAM_FILL in pic.fills[titles["layers.1.bias"]]
+    assert _style.PARAM_FILL in pic.fills[titles["w²"]]        # the book's notation, the code path below it
+    assert pic.nodes[titles["w²"]][1] == "layers.0.weight"
+    assert _style.PARAM_FILL in pic.fills[titles["b³"]]
     assert _style.INPUT_FILL in pic.fills[titles["x"]]
+    assert {"z²", "a²", "z³", "a³"} <= set(titles)
+    y = next(t for t in pic.nodes if t.startswith("y"))       # the target, drawn as the cost's second input
+    assert pic.nodes[y][0] == "y" and _style.INPUT_FILL in pic.fills[y]
+    assert pic.nodes[y][1] == "data 5×2 · mean 0.5000"
     root = f"v{max(int(t[1:]) for t in pic.named('v'))}"
     assert _style.OUTPUT_FILL in pic.fills[root]
     text = pic.text()
@@ -154,7 +159,9 @@ def test_parameters_inputs_and_the_output_are_filled_apart(tmp_path):
     assert "data 5×3 · mean" in text                                  # the input batch x
     assert "data (4) · mean" in text                                  # a bias vector
     assert {"linear", "σ", "quadratic cost"} <= {pic.nodes[o][0] for o in pic.named("o")}
-    assert len(pic.named("v")) == 10 and len(pic.named("o")) == 5 and len(pic.edges) == 5 + 3 + 1 + 3 + 1 + 1
+    assert len(pic.named("v")) == 10 and len(pic.named("o")) == 5 and len(pic.edges) == 5 + 3 + 1 + 3 + 1 + 1 + 1
+    # the gradient of a weighted input is δ: here δₓ/m per row, for the mean cost over 5 examples
+    assert any(line.startswith("grad δₓ/m per row (m = 5) 5×4 · mean") for line in pic.nodes[titles["z²"]])
 
 
 def test_tensor_value_label_shows_shape_and_mean(tmp_path):
@@ -379,7 +386,7 @@ def test_network_draws_every_neuron_and_weight_coloured_by_sign(tmp_path):
             assert (_style.POSITIVE if w > 0 else _style.NEGATIVE) in edge
     widths = {float(m) for m in re.findall(r"penwidth=([\d.]+)", source.split("legend")[0]) if m != "0.8"}
     assert len(widths) > 3                           # pen width follows |w|
-    assert "rankdir=LR" in source and "input layer (3)" in pic.text() and "output layer (2)" in pic.text()
+    assert "rankdir=LR" in source and "layer 1 · input (3)" in pic.text() and "layer 3 · output (2)" in pic.text()
 
 
 def test_wide_layers_are_summarised_with_an_ellipsis(tmp_path):
@@ -402,7 +409,7 @@ def test_show_delta_annotates_the_mini_batch_mean_delta(tmp_path):
         mean = per_example.mean(axis=0)
         assert np.allclose(mean, net.layers[l - 1].bias.grad)  # = ∂C/∂b (BP3)
         for j in range(net.sizes[l]):
-            assert pic.nodes[f"n{l}_{j}"] == [str(j), f"δ {mean[j]:+.2g}"]
+            assert pic.nodes[f"n{l}_{j}"] == [str(j + 1), f"δ {mean[j]:+.2g}"]   # neurons numbered from 1
     assert any("δ" in line for line in pic.nodes["legend"])
 
 
@@ -453,9 +460,11 @@ def test_cli_graph_writes_an_svg_of_one_forward_and_backward(args, tmp_path, cap
     text = pic.text()
     assert "grad 1.0000" in text and "C" in text.splitlines()   # the cost, after backward
     if "--scalar" in args:
-        assert "layers.0.neurons.0.weights.0" in text and "x0" in text.splitlines()
+        lines = text.splitlines()   # the book's notation: w²₁₁ from x₁ to neuron 1 of layer 2, z²₁, a³₁, y₁
+        assert {"w²₁₁", "b²₁", "x₁", "z²₁", "a³₁", "y₁"} <= set(lines)
+        assert any(re.fullmatch(r"δ\s-?\d\.\d{4}", line) for line in lines)   # z's gradient is δ
     else:
-        assert "layers.0.weight" in text and "linear" in text
+        assert "w²" in text.splitlines() and "layers.0.weight" in text and "linear" in text
     assert f"wrote {out}" in capsys.readouterr().out
 
 
@@ -484,9 +493,10 @@ def test_cli_usage_errors_are_one_line_and_exit_2(args, message, tmp_path, capsy
 
 
 def test_cli_network_from_random_sizes_and_from_a_saved_model(tmp_path):
-    assert main(["graph", "--network", "--sizes", "784,30,10", "--delta", "-o", str(tmp_path / "n.svg")]) == 0
-    pic = Picture((tmp_path / "n.svg").read_bytes())
-    assert "… 774 more …" in pic.text() and any(line.startswith("δ") for line in pic.text().splitlines())
+    assert main(["graph", "--network", "--sizes", "64,30,10", "--delta", "-o", str(tmp_path / "n.svg")]) == 0
+    pic = Picture((tmp_path / "n.svg").read_bytes())   # δ of test example 0 of the digits, not of noise
+    assert "… 54 more …" in pic.text() and any(line.startswith("δ") for line in pic.text().splitlines())
+    assert "δ of test example 0 of digits" in pic.title
     from tinygrad_nn.train import save_model
     net = nn.MLP([4, 5, 3], seed=3)
     save_model(net, tmp_path / "model.npz")

@@ -230,13 +230,17 @@ class Neuron(Module):
         self.bias = Value(float(bias))
         self.activation = activation
 
-    def __call__(self, x: Sequence[Any]) -> Value:
+    def weighted_input(self, x: Sequence[Any]) -> Value:
+        """z = Σₖ wₖ xₖ + b, before the activation."""
         if len(x) != len(self.weights):
             raise ValueError(f"Neuron: got {len(x)} inputs, expected {len(self.weights)}")
         z = self.bias
         for w, xk in zip(self.weights, x):
             z = z + w * xk
-        return ACTIVATIONS[self.activation](z)
+        return z
+
+    def __call__(self, x: Sequence[Any]) -> Value:
+        return ACTIVATIONS[self.activation](self.weighted_input(x))
 
 
 class Layer(Module):
@@ -253,7 +257,8 @@ class ScalarMLP(Module):
     """The same network as `MLP`, one scalar Value per weight: slow, but every neuron shows in the graph.
 
     Given equal weights it computes the same outputs and gradients as `MLP` (see `from_mlp` / `to_mlp`).
-    `net(x)` takes one example (a sequence of n_in numbers) and returns the list of output Values.
+    `net(x)` takes one example (a sequence of n_in numbers) and returns the list of output Values; each
+    neuron's weighted input and activation are named as in the book (``z2_1``, ``a2_1`` for z²₁, a²₁).
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", output_activation: str | None = None,
@@ -291,8 +296,14 @@ class ScalarMLP(Module):
         if len(x) != self.sizes[0]:
             raise ValueError(f"ScalarMLP: got {len(x)} inputs, expected {self.sizes[0]}")
         a = list(x)
-        for layer in self.layers:
-            a = layer(a)
+        for l, layer in enumerate(self.layers):
+            outputs = []
+            for j, neuron in enumerate(layer.neurons):  # named as in the book: z²₁ is 'z2_1', a²₁ is 'a2_1'
+                z = neuron.weighted_input(a)
+                out = ACTIVATIONS[neuron.activation](z)
+                z.name, out.name = f"z{l + 2}_{j + 1}", f"a{l + 2}_{j + 1}"
+                outputs.append(out)
+            a = outputs
         return a
 
 

@@ -122,3 +122,30 @@ def book_name(name: str | None) -> str | None:
         if letter in "za" and first is not None:
             return letter + sup(first) + (sub(int(second)) if second is not None else "")
     return name
+
+
+# ---- a small input image ----------------------------------------------------------------------------
+def check_image(image: Any, who: str) -> np.ndarray | None:
+    """A 2-D array of grey levels, scaled to [0, 1]; a clear error for anything else."""
+    if image is None:
+        return None
+    pixels = np.asarray(image, dtype=float)
+    if pixels.ndim != 2 or not 1 <= pixels.shape[0] <= 64 or not 1 <= pixels.shape[1] <= 64:
+        raise ValueError(f"{who}: image must be a 2-D array of at most 64×64 grey levels, got shape "
+                         f"{np.shape(image)}")
+    if not np.all(np.isfinite(pixels)):
+        raise ValueError(f"{who}: image contains NaN or inf")
+    lo, hi = float(pixels.min()), float(pixels.max())
+    return (pixels - lo) / (hi - lo) if hi > lo else np.zeros_like(pixels)
+
+
+def image_label(pixels: np.ndarray) -> str:
+    """The image as an HTML-like table of grey cells (ink dark on white), about 1 inch across."""
+    side = max(2, round(84 / max(pixels.shape)))
+    rows = []
+    for row in pixels:
+        cells = "".join(f'<TD BGCOLOR="#{g:02x}{g:02x}{g:02x}" WIDTH="{side}" HEIGHT="{side}" FIXEDSIZE="TRUE"></TD>'
+                        for g in (round(255 * (1 - v)) for v in row))
+        rows.append(f"<TR>{cells}</TR>")
+    return (f'<<TABLE BORDER="1" COLOR="{LINE}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">'
+            f'{"".join(rows)}</TABLE>>')

@@ -42,7 +42,7 @@ QUANTITIES = ("delta", "bias", "weight")   # δˡ, ∂C/∂bˡ, ∂C/∂wˡ
 BACKWARD = "#d9480f"       # the backward edges and their labels
 GRAD_FILL = "#fff0e6"      # a gradient node
 GOOD, BAD = "#2b8a3e", "#c92a2a"
-MAX_VALUES = 8             # vectors up to this long show their entries in a one-example view
+MAX_VALUES = 10            # vectors up to this long (a digit's 10 outputs) show their entries in a one-example view
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _check_example(net: MLP, x: Any, y: Any, cost: str) -> tuple[np.ndarray, np.
 
 
 # ---- labels ------------------------------------------------------------------------------------------
-def _numbers(v: np.ndarray, per_line: int = 4) -> list[str]:
+def _numbers(v: np.ndarray, per_line: int = 5) -> list[str]:
     """A short vector's entries, 4 significant digits, a few per line."""
     text = [_minus(f"{float(e):.3g}") for e in v]
     return [", ".join(text[i:i + per_line]) for i in range(0, len(text), per_line)]
@@ -201,17 +201,19 @@ def _edge_label(eq: Equation) -> str:
 
 # ---- the picture -------------------------------------------------------------------------------------
 def draw_backprop(net: MLP | ScalarMLP, x: Any, y: Any, cost: str = "quadratic", *,
-                  title: str | None = None) -> graphviz.Digraph:
+                  title: str | None = None, image: np.ndarray | None = None) -> graphviz.Digraph:
     """The forward pass and BP1–BP4 of `net` on (x, y) as a `graphviz.Digraph` (see the module docstring).
 
     `net` is a sigmoid `MLP` of any depth (a softmax output layer with ``cost='log-likelihood'``) or a
     `ScalarMLP`; `x` is one example (n_in,) or a mini-batch (m, n_in); `y` integer labels or one-hot targets.
     Every gradient is annotated with its measured max relative error against BP1–BP4 and finite differences
     (`tinygrad_nn.compare_gradients`). Leaves the gradients of this example in the network's parameters.
-    `title` replaces the first line of the picture's title (e.g. to name the example drawn).
+    `title` replaces the first line of the picture's title (e.g. to name the example drawn); `image` (a 2-D
+    array of grey levels, e.g. the 8×8 digit that x is) is drawn small beside a¹.
     """
     net = _as_network(net)
     xa, ya, single, origin = _check_example(net, x, y, cost)
+    pixels = S.check_image(image, "draw_backprop")
     report = compare.compare_gradients(net, xa, ya, cost)     # validates the network against the cost
     m, sizes, n_layers = xa.shape[0], net.sizes, len(net.sizes)
     net.zero_grad()                                           # the same pass again, to read every node
@@ -238,6 +240,10 @@ def draw_backprop(net: MLP | ScalarMLP, x: Any, y: Any, cost: str = "quadratic",
         if l == 1:
             title = "a¹ = x" + ("" if single or m == 1 else " (a row per example)")
             g.node("a1", _label(title, _summary(xa, single), "input layer"), fillcolor=S.INPUT_FILL)
+            if pixels is not None:
+                g.node("image", S.image_label(pixels), shape="plaintext", style="", margin="0",
+                       tooltip="the input x as an image")
+                g.edge("image", "a1", style="invis")
             return
         act = "softmax" if l == last and net.output_activation == "softmax" else "σ"
         g.node(f"a{l}", _label(f"a{sup(l)} = {act}(z{sup(l)})" + (" (output)" if l == last else ""),

@@ -2,14 +2,20 @@
 
     python -m viz graph --sizes 2,3,1 [--scalar] [--seed 0] [--cost quadratic] -o graph.svg
     python -m viz graph --network --model model.npz -o net.svg
-    python -m viz graph --network --sizes 784,30,10 [--delta] -o net.png
+    python -m viz graph --network --model model.npz --delta --example 7 [--data digits] -o net.png
+    python -m viz graph --backprop --model model.npz --example 7 -o bp.svg
+    python -m viz graph --backprop --sizes 4,5,3,2 [--cost cross-entropy] -o bp.svg
 
 The first form builds an MLP (one node per layer, or one per weight with --scalar) from the seed, runs one
 forward and backward pass of the cost on one random example (inputs uniform in [0, 1), a one-hot target)
 and draws the computation graph with every value and gradient. The second draws the layers of neurons of
-a trained model (via `tinygrad_nn.train.load_model`) or of a fresh random network; --delta runs one random
-example through it first and annotates each neuron with δ. The format follows the extension of -o
-(svg, png, pdf; dot writes the Graphviz source only). Exit status: 0 done, 1 failed, 2 bad usage.
+a trained model (via `tinygrad_nn.train.load_model`) or of a fresh random network; --delta runs test
+example K (--example, default 0) of the data (--data, default digits) through it and annotates each neuron
+with that example's δ; the picture names the example, its label and the network's prediction and shows the
+input image. --backprop draws `viz.draw_backprop`: the forward pass and BP1–BP4 for a model and a test
+example, or for a fresh --sizes network on a random example (or on --example K). The format follows the
+extension of -o (svg, png, pdf; dot writes the Graphviz source only). Exit status: 0 done, 1 failed
+(including data that do not fit the network), 2 bad usage.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import numpy as np
 
 from tinygrad_nn import Value, nn
 
+from .backprop import draw_backprop
 from .graph import draw_graph
 from .network import draw_network
 from .render import output_format, render
@@ -68,7 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="graph direction (default LR)")
     p.add_argument("--network", action="store_true", help="draw the layers of neurons instead of the graph")
     p.add_argument("--model", help="with --network: a saved model file to draw (tinygrad_nn.train.load_model)")
-    p.add_argument("--delta", action="store_true", help="with --network: annotate δ after one example's backward")
+    p.add_argument("--delta", action="store_true", help="with --network: annotate the δ of test example --example")
+    p.add_argument("--backprop", action="store_true", help="draw the forward pass and BP1–BP4 (viz.draw_backprop)")
+    p.add_argument("--example", type=int, metavar="K",
+                   help="with --delta or --backprop: example K of the test split of --data (default 0)")
+    p.add_argument("--data", default="digits",
+                   help="with --example: digits (default) | fashion-mnist | a directory of IDX files")
     p.add_argument("--max-neurons", type=int, default=12, help="with --network: widest layer drawn in full")
     return p
 
@@ -97,14 +109,14 @@ def _scalar_cost(sizes: list[int], seed: int, cost: str) -> Value:
         raise _Failure("--scalar: the scalar network has no softmax output; use --cost quadratic or cross-entropy", 2)
     net = nn.ScalarMLP(sizes, seed=seed)
     x, y = _example(sizes, seed)
-    outputs = net([Value(float(v), requires_grad=False, name=f"x{k}") for k, v in enumerate(x)])
+    outputs = net([Value(float(v), requires_grad=False, name=f"x{k + 1}") for k, v in enumerate(x)])
     terms = []
     for j, (a, t) in enumerate(zip(outputs, y)):
-        a.name = f"a{j}"
+        t = Value(float(t), requires_grad=False, name=f"y{j + 1}")             # the target yⱼ, a graph input
         if cost == "quadratic":
-            terms.append(0.5 * (a - float(t)) ** 2)                             # ½ (a − y)²
+            terms.append(0.5 * (a - t) ** 2)                                     # ½ (a − y)²
         else:
-            terms.append(-(float(t) * a.log() + (1.0 - float(t)) * (1.0 - a).log()))  # −[y ln a + (1−y) ln(1−a)]
+            terms.append(-(t * a.log() + (1.0 - t) * (1.0 - a).log()))          # −[y ln a + (1−y) ln(1−a)]
     c = terms[0]
     for term in terms[1:]:
         c = c + term
@@ -125,7 +137,53 @@ def _load_model(path: str) -> nn.MLP:
         raise _Failure(f"cannot load model {path!r}: {exc}") from None
 
 
+def _test_example(net: nn.MLP, args: argparse.Namespace) -> tuple[np.ndarray, int, str, np.ndarray | None]:
+    """Test example K of --data for `net`: its input, label, a description, and its image (or None); one clear
+    error when the example does not exist or the data do not fit the network."""
+    from tinygrad_nn import data
+    try:
+        splits = data.load(args.data)
+    except (data.DataError, OSError) as exc:
+        raise _Failure(f"cannot load the data {args.data!r}: {exc}") from None
+    test, k = splits.test, 0 if args.example is None else args.example
+    if not 0 <= k < len(test):
+        raise _Failure(f"--example {k} is out of range: the test split of {splits.name} has {len(test):,} examples "
+                       f"(0 … {len(test) - 1:,})", 2)
+    if test.n_inputs != net.sizes[0]:
+        raise _Failure(f"the network {net.sizes} takes {net.sizes[0]} inputs, but the examples of {splits.name} "
+                       f"have {test.n_inputs}")
+    if splits.n_classes > net.sizes[-1]:
+        raise _Failure(f"the network {net.sizes} has {net.sizes[-1]} output neurons, but {splits.name} has "
+                       f"{splits.n_classes} classes")
+    x, label = test.x[k], int(test.y[k])
+    shape = tuple(splits.image_shape)
+    image = x.reshape(shape) if len(shape) == 2 and int(np.prod(shape)) == x.size else None
+    return x, label, f"test example {k} of {splits.name}", image
+
+
+def _network(args: argparse.Namespace) -> nn.MLP:
+    if args.model and args.sizes:
+        raise _Failure("take either --model or --sizes, not both", 2)
+    return _load_model(args.model) if args.model else nn.MLP(
+        args.sizes or [2, 3, 1], seed=args.seed, output_activation="softmax" if args.cost == "log-likelihood" else None)
+
+
 def _draw(args: argparse.Namespace):
+    if args.example is not None and not (args.delta or args.backprop):
+        raise _Failure("--example needs --delta (with --network) or --backprop", 2)
+    if args.backprop:
+        if args.network or args.scalar or args.delta:
+            raise _Failure("--backprop draws its own picture; drop --network, --scalar and --delta", 2)
+        net = _network(args)
+        if args.model or args.example is not None:
+            x, label, where, image = _test_example(net, args)
+            prediction = int(net.predict(x)[0])
+            title = (f"backpropagation of {where} (label {label}, the network predicts {prediction}) · "
+                     f"network {net.sizes} · {args.cost} cost")
+            return draw_backprop(net, x, label, args.cost, title=title, image=image)
+        x, y = _example(net.sizes, args.seed)
+        title = f"backpropagation of a random example (seed {args.seed}) · network {net.sizes} · {args.cost} cost"
+        return draw_backprop(net, x, y, args.cost, title=title)
     if args.network:
         if args.scalar:
             raise _Failure("--scalar applies to the computation graph, not to --network", 2)
@@ -133,10 +191,15 @@ def _draw(args: argparse.Namespace):
             raise _Failure("--network takes either --model or --sizes, not both", 2)
         if not args.model and not args.sizes:
             raise _Failure("--network needs --model PATH (a trained model) or --sizes (a random one)", 2)
-        net = _load_model(args.model) if args.model else nn.MLP(
-            args.sizes, seed=args.seed, output_activation="softmax" if args.cost == "log-likelihood" else None)
-        zs = _tensor_cost(net, *_example(net.sizes, args.seed), args.cost)[1] if args.delta else None
-        return draw_network(net, show_delta=args.delta, zs=zs, max_neurons=args.max_neurons)
+        net = _network(args)
+        if not args.delta:
+            return draw_network(net, max_neurons=args.max_neurons)
+        x, label, where, image = _test_example(net, args)   # δ of a real example, never random noise
+        prediction = int(net.predict(x)[0])
+        zs = _tensor_cost(net, x, np.eye(net.sizes[-1])[label], args.cost)[1]
+        title = f"δ of {where}: label {label}, the network predicts {prediction} ({args.cost} cost)"
+        return draw_network(net, show_delta=True, zs=zs, max_neurons=args.max_neurons, title=title, image=image,
+                            label=label, prediction=prediction)
     if args.model or args.delta:
         raise _Failure("--model and --delta need --network", 2)
     sizes = args.sizes or [2, 3, 1]

@@ -2,7 +2,11 @@
 
 Every Value is a record box — its name, ``data`` and ``grad`` — and the op that made it is a small ellipse
 feeding it: inputs → op → value. Parameters, inputs/constants and the output are filled in different
-colours, explained by a legend node.
+colours, explained by a legend node. Names are written in the book's notation (the input layer is layer 1):
+``layers.0.weight`` is drawn as w² (with the code path as a second line), a scalar network's
+``layers.0.neurons.2.weights.1`` as w²₃₂ (wˡⱼₖ; the code path is the tooltip), ``z2`` as z², ``a3_1`` as a³₁.
+A weighted input's gradient is labelled δ: exactly the book's δ for one example, δₓ/m per row for a
+mini-batch of m (the package's costs are means). The target y of a cost node is drawn as its second input.
 
 A graph of at most ``max_nodes`` Values is drawn in full. A larger one is *collapsed*, never cut: the
 picture then has at most ``max_nodes`` nodes in all (op nodes included, the legend aside), and its title
@@ -36,7 +40,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import graphviz
+import numpy as np
 
+from tinygrad_nn import nn
 from tinygrad_nn.engine import Value
 
 from . import _style as S
@@ -353,20 +359,54 @@ def _draw_values(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir: st
     for i, v in enumerate(tr.nodes):
         if layout.unit[i] != ALONE:
             continue
-        fields = [v.name] if v.name else []
+        book = S.book_name(v.name)
+        fields = [book] if book else []
+        if book != v.name and "." in v.name and type(v.data) is not float:  # the code path, for programmers
+            fields.append(v.name)
         if show_data:
             fields.append("data " + S.fmt_array(v.data))
         if show_grad and v.grad is not None:
-            fields.append("grad " + S.fmt_array(v.grad))
+            fields.append(_grad_field(v))
         fill = _value_fill(i == tr.root, tr.is_param[i], tr.is_const[i])
-        dot.node(f"v{i}", _record(fields, rankdir), shape="Mrecord", style="filled", fillcolor=fill)
+        dot.node(f"v{i}", _record(fields, rankdir), shape="Mrecord", style="filled", fillcolor=fill,
+                 tooltip=v.name or "")
         fills.add(fill)
+        target = _cost_target(v) if show_data else None
+        if target is not None:  # the cost's second input: the target y, drawn as a constant
+            dot.node(f"y{i}", _record(["y", "data " + S.fmt_array(target)], rankdir), shape="Mrecord",
+                     style="filled", fillcolor=S.INPUT_FILL, tooltip="the target (a one-hot row per example)")
+            dot.edge(f"y{i}", f"o{i}")
+            fills.add(S.INPUT_FILL)
         if not tr.is_leaf[i]:
             dot.node(f"o{i}", v.op or "?", shape="ellipse", style="filled", fillcolor=S.OP_FILL,
                      width="0.3", height="0.3", margin="0.05,0.02")
             dot.edge(f"o{i}", f"v{i}")
             fills.add(S.OP_FILL)
     return fills
+
+
+def _grad_field(v: Value) -> str:
+    """'grad …', or for a weighted input zˡ, its gradient as the book's δ: exactly δ for a scalar or a single
+    example, δₓ/m in each row for a mini-batch of m under the package's mean costs."""
+    text = S.fmt_array(v.grad)
+    if not v.name or not re.fullmatch(r"z\d+(_\d+)?", v.name):
+        return "grad " + text
+    shape = np.shape(v.data)
+    if len(shape) == 2 and shape[0] > 1:
+        return f"grad δₓ/m per row (m = {shape[0]}) {text}"
+    return f"δ\u00a0{'(one example) ' if shape else ''}{text}"  # Graphviz drops a plain space after δ in a record
+
+
+def _cost_target(v: Value) -> np.ndarray | None:
+    """The target y of one of `tinygrad_nn.nn`'s cost nodes (kept in the node, not as a graph input), or None."""
+    rule = v._rule
+    if rule is nn._quadratic_rule:
+        return np.asarray(v._a.data) - v._ctx            # the node keeps a − y
+    if rule is nn._output_delta_rule:
+        return np.asarray(v._ctx[1])                      # (aᴸ, y)
+    if rule is nn._cross_entropy_rule or rule is nn._log_likelihood_rule:
+        return np.asarray(v._ctx)
+    return None
 
 
 def _draw_edges(dot: graphviz.Digraph, tr: _Trace, layout: _Layout) -> None:
@@ -383,7 +423,7 @@ def _draw_edges(dot: graphviz.Digraph, tr: _Trace, layout: _Layout) -> None:
     dot.edges(edges)
 
 
-_LEGEND = [(S.PARAM_FILL, "parameter (leaf, requires grad)"), (S.INPUT_FILL, "input / constant"),
+_LEGEND = [(S.PARAM_FILL, "parameter (leaf, requires grad)"), (S.INPUT_FILL, "input / constant / target y"),
            (S.VALUE_FILL, "intermediate value"), (S.OUTPUT_FILL, "output"), (S.OP_FILL, "op that made the value"),
            (S.GROUP_FILL, "group (a neuron, a layer)"), (S.SUMMARY_FILL, "collapsed chain / subtree / band")]
 

@@ -1,7 +1,7 @@
 """`draw_network`: the book's picture of a network — columns of neurons, one line per weight.
 
-Each layer is a column of circles (input, hidden, output), each weight wˡⱼₖ a line from neuron k of layer
-l−1 to neuron j of layer l: blue when positive, red when negative, thicker and darker the larger |w| is
+Each layer is a column of circles (numbered as in the book: the input layer is layer 1, its neurons from 1),
+each weight wˡⱼₖ a line from neuron k of layer l−1 to neuron j of layer l: blue when positive, red when negative, thicker and darker the larger |w| is
 (relative to the largest drawn weight of that layer). A layer wider than `max_neurons` shows its first
 and last few neurons around an ellipsis node "… 774 more …"; lines join drawn neurons only.
 
@@ -96,25 +96,31 @@ def _annotations(net: MLP, zs: Sequence[Value] | None, show_delta: bool) -> tupl
 
 
 def _layer_title(l: int, n_layers: int, n: int) -> str:
-    kind = "input layer" if l == 0 else "output layer" if l == n_layers else f"hidden layer {l}"
-    return f"{kind} ({n:,})"
+    """The book numbers the input layer 1: 'layer 1 · input (64)', 'layer 2 · hidden (30)', 'layer 3 · output (10)'."""
+    kind = "input" if l == 0 else "output" if l == n_layers else "hidden"
+    return f"layer {l + 1} · {kind} ({n:,})"
 
 
-def _edge_style(w: float, biggest: float) -> dict[str, str]:
+def _edge_style(w: float, biggest: float, name: str) -> dict[str, str]:
     """Blue for w > 0, red for w < 0; width and opacity grow with |w| / biggest."""
     strength = abs(w) / biggest if biggest > 0 else 0.0
     alpha = round(64 + 191 * strength)
     return {"color": f"{S.POSITIVE if w >= 0 else S.NEGATIVE}{alpha:02x}",
-            "penwidth": f"{0.4 + 2.6 * strength:.2f}", "tooltip": f"w = {w:.4g}"}
+            "penwidth": f"{0.4 + 2.6 * strength:.2f}", "tooltip": f"{name} = {w:.4g}"}
 
 
 def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence[Value] | None = None,
-                 max_neurons: int = 12) -> graphviz.Digraph:
+                 max_neurons: int = 12, title: str | None = None, image: np.ndarray | None = None,
+                 label: int | None = None, prediction: int | None = None) -> graphviz.Digraph:
     """Nielsen's diagram of `mlp`'s layers as a `graphviz.Digraph` (see the module docstring).
 
     With ``show_delta=True`` (after ``cost.backward()``) every neuron shows its mini-batch-average δˡⱼ
     (read from ∂C/∂bˡⱼ by BP3, or from `zs`); `zs` (from ``net.feedforward(x)``) also marks saturated neurons. Layers wider than
-    `max_neurons` are summarised, so the picture stays small: [784, 30, 10] draws 32 neurons.
+    `max_neurons` are summarised, so the picture stays small: [784, 30, 10] draws 32 neurons. Layers are
+    numbered as in the book (the input layer is layer 1) and neurons from 1, so neuron j of layer l is aˡⱼ.
+    `title` adds a line to the picture's title (e.g. which example δ belongs to); `image`, a 2-D array of
+    grey levels (the input as a picture, e.g. 8×8 or 28×28), is drawn small above the input layer; the
+    output neurons of class `label` and of the `prediction` (0-based class numbers) are marked beside them.
     """
     if isinstance(mlp, ScalarMLP):
         mlp = mlp.to_mlp()
@@ -122,12 +128,16 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
         raise TypeError(f"draw_network: expected an MLP or ScalarMLP, got {type(mlp).__name__}")
     if isinstance(max_neurons, bool) or not isinstance(max_neurons, int) or max_neurons < 3:
         raise ValueError(f"draw_network: max_neurons must be an integer ≥ 3, got {max_neurons!r}")
+    pixels = S.check_image(image, "draw_network")
     deltas, saturated = _annotations(mlp, zs, show_delta)
     sizes, n_layers = mlp.sizes, len(mlp.layers)
-    title = f"network {sizes} · {mlp.activation}" + (
+    heading = f"network {sizes} · {mlp.activation}" + (
         f" (output {mlp.output_activation})" if mlp.output_activation != mlp.activation else "")
+    if title:
+        heading += "\n" + title
+    batch = None if zs is None else _batch(zs)
     dot = graphviz.Digraph("network", graph_attr={**S.GRAPH_ATTR, "rankdir": "LR", "splines": "line",
-                                                  "nodesep": "0.12", "ranksep": "1.6", "label": title,
+                                                  "nodesep": "0.12", "ranksep": "1.6", "label": heading, "forcelabels": "true",
                                                   "labelloc": "t", "fontsize": "13"},
                            node_attr=S.NODE_ATTR, edge_attr={**S.EDGE_ATTR, "arrowhead": "none"})
     shown = [_shown(n, max_neurons) for n in sizes]
@@ -135,8 +145,12 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
     for l, (indices, hidden) in enumerate(shown):
         with dot.subgraph(name=f"layer_{l}") as col:  # one column: the title, then the neurons top to bottom
             col.attr(rank="same")
+            names = []
+            if l == 0 and pixels is not None:
+                col.node("image", S.image_label(pixels), shape="plaintext", margin="0", tooltip="the input image")
+                names.append("image")
             col.node(f"title{l}", _layer_title(l, n_layers, sizes[l]), shape="plaintext", fontcolor=S.MUTED)
-            names = [f"title{l}"]
+            names.append(f"title{l}")
             for pos, j in enumerate(indices):
                 if hidden and pos == len(indices) // 2:
                     col.node(f"n{l}_more", f"… {hidden:,} more …", shape="plaintext", fontcolor=S.MUTED)
@@ -151,8 +165,11 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
         biggest = float(np.abs(w[np.ix_(outs, ins)]).max())
         for j in outs:
             for k in ins:
-                dot.edge(f"n{l}_{k}", f"n{l + 1}_{j}", **_edge_style(float(w[j, k]), biggest))
-    dot.node("legend", _legend(show_delta, any(s is not None for s in saturated)), shape="plaintext", margin="0")
+                dot.edge(f"n{l}_{k}", f"n{l + 1}_{j}",
+                         **_edge_style(float(w[j, k]), biggest, f"w{S.sup(l + 2)}{S.sub(j + 1, k + 1)}"))
+    _mark_classes(dot, n_layers, shown[-1][0], label, prediction)
+    dot.node("legend", _legend(show_delta, any(s is not None for s in saturated), batch), shape="plaintext",
+             margin="0")
     return dot
 
 
@@ -160,15 +177,15 @@ def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list) 
     """The attributes of neuron j of layer l (0 = the inputs)."""
     attrs = {"shape": "circle", "style": "filled", "fillcolor": fill, "fixedsize": "true",
              "width": "0.8" if l > 0 and deltas[0] is not None else "0.42",
-             "label": f"<<FONT POINT-SIZE=\"9\">{j}</FONT>>"}
+             "label": f"<<FONT POINT-SIZE=\"9\">{j + 1}</FONT>>"}
     if l == 0:
-        attrs["tooltip"] = f"input {j}"
+        attrs["tooltip"] = f"input x{S.sub(j + 1)} = a¹{S.sub(j + 1)}"
         return attrs
     bias = float(np.asarray(mlp.layers[l - 1].bias.data)[j])
-    tip = [f"layer {l} neuron {j}", f"b = {bias:.4g}"]
+    tip = [f"layer {l + 1} neuron {j + 1}: a{S.sup(l + 1)}{S.sub(j + 1)}", f"b{S.sup(l + 1)}{S.sub(j + 1)} = {bias:.4g}"]
     delta, sat = deltas[l - 1], saturated[l - 1]
     if delta is not None:
-        attrs["label"] = (f"<<FONT POINT-SIZE=\"9\">{j}</FONT><BR/>"
+        attrs["label"] = (f"<<FONT POINT-SIZE=\"9\">{j + 1}</FONT><BR/>"
                           f"<FONT POINT-SIZE=\"8\">δ {delta[j]:+.2g}</FONT>>")
         tip.append(f"δ = {delta[j]:.4g}")
     if sat is not None and sat[j]:
@@ -178,14 +195,33 @@ def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list) 
     return attrs
 
 
-def _legend(show_delta: bool, saturation: bool) -> str:
+def _mark_classes(dot: graphviz.Digraph, n_layers: int, shown: list[int], label: int | None,
+                  prediction: int | None) -> None:
+    """Right of the output layer, an arrow to the neuron of class `label` and to that of the `prediction`."""
+    for j in dict.fromkeys(c for c in (label, prediction) if c is not None):
+        if j not in shown:
+            continue
+        marks = [word for word, c in (("label", label), ("network's prediction", prediction)) if c == j]
+        dot.node(f"mark{j}", f"{' = '.join(marks)}: class {j}", shape="plaintext", fontcolor=S.LINE)
+        dot.edge(f"n{n_layers}_{j}", f"mark{j}", dir="back", arrowtail="normal", color=S.MUTED, style="dashed")
+
+
+def _batch(zs: Sequence[Value]) -> int:
+    """The number of examples behind the zs: rows of a 2-D z, or 1."""
+    data = np.asarray(zs[0].data if isinstance(zs[0], Value) else zs[0]) if len(zs) else np.zeros(0)
+    return data.shape[0] if data.ndim == 2 else 1
+
+
+def _legend(show_delta: bool, saturation: bool, batch: int | None) -> str:
     rows = [("line:" + S.POSITIVE, "", "positive weight"),
             ("line:" + S.NEGATIVE, "", "negative weight (width ∝ |w|)"),
             (S.INPUT_FILL, "", "input neuron"),
             (S.PARAM_FILL, "", "hidden neuron"),
             (S.OUTPUT_FILL, "", "output neuron")]
     if show_delta:
-        rows.append(("", "", "δ: error ∂C/∂z, mini-batch mean"))
+        rows.append(("", "", "δˡⱼ = ∂C/∂zˡⱼ: the book's δ of this one example" if batch == 1 else
+                             f"δˡⱼ: mean of the book's δ over the mini-batch of {batch}" if batch else
+                             "δˡⱼ: mini-batch mean of the book's δ (= ∂C/∂bˡⱼ, BP3)"))
     if saturation:
         rows.append((S.PARAM_FILL, "bold", f"saturated: σ′(z) < {SATURATION} (learns slowly)"))
     return S.legend_label("legend", rows)
