@@ -3,7 +3,9 @@
 * docs/expression_graph.svg — a ScalarMLP [2, 2, 1]'s forward and backward pass for one example and the
   quadratic cost: every weight by name, with its value and its gradient;
 * docs/network_delta.svg — a [4, 5, 3] network after a few steps of SGD, each neuron annotated with δ for
-  a mini-batch, one hidden neuron pushed into saturation (σ′(z) < 0.01) to show the book's slow learner.
+  a mini-batch, one hidden neuron pushed into saturation (σ′(z) < 0.01) to show the book's slow learner;
+* docs/backprop.svg — `viz.draw_backprop` of a [4, 5, 3, 2] network on one example with the quadratic
+  cost: the forward pass, BP1–BP4 on the backward edges, each gradient with its measured error.
 
 Run from the repository root: ``python examples/render_pictures.py [--png]`` (--png also writes PNGs).
 """
@@ -24,10 +26,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 def expression_graph() -> viz.graphviz.Digraph:
     """C = ½ (a − y)² for one example through a ScalarMLP [2, 2, 1], after backward."""
     net = nn.ScalarMLP([2, 2, 1], seed=3)
-    x = [Value(0.8, requires_grad=False, name="x0"), Value(0.3, requires_grad=False, name="x1")]
-    (a,) = net(x)
-    a.name = "a"
-    cost = 0.5 * (a - 1.0) ** 2
+    x = [Value(0.8, requires_grad=False, name="x1"), Value(0.3, requires_grad=False, name="x2")]
+    (a,) = net(x)                                   # named a³₁ by the network, as in the book
+    cost = 0.5 * (a - Value(1.0, requires_grad=False, name="y1")) ** 2
     cost.name = "C"
     cost.backward()
     return viz.draw_graph(cost, rankdir="TB")
@@ -52,12 +53,20 @@ def network_delta() -> viz.graphviz.Digraph:
     return viz.draw_network(net, show_delta=True, zs=zs)
 
 
+def backprop() -> viz.graphviz.Digraph:
+    """BP1–BP4 for one example of a [4, 5, 3, 2] network, quadratic cost."""
+    net = nn.MLP([4, 5, 3, 2], seed=3)
+    x = np.random.default_rng(1).random(4)
+    return viz.draw_backprop(net, x, 1, "quadratic")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--png", action="store_true", help="also write PNG copies (for viewing)")
     args = parser.parse_args()
     DOCS.mkdir(exist_ok=True)
-    for name, graph in [("expression_graph", expression_graph()), ("network_delta", network_delta())]:
+    for name, graph in [("expression_graph", expression_graph()), ("network_delta", network_delta()),
+                        ("backprop", backprop())]:
         for ext in ("svg", "png") if args.png else ("svg",):
             print("wrote", viz.render(graph, DOCS / f"{name}.{ext}"))
 

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = commands.add_parser("check", help="autodiff gradients against BP1–BP4 and finite differences")
     c.add_argument("--sizes", type=_sizes, default=[784, 30, 10])
-    c.add_argument("--cost", choices=("quadratic", "cross-entropy"), default="quadratic")
+    c.add_argument("--cost", choices=COSTS, default="quadratic", help="log-likelihood: with a softmax output layer")
     c.add_argument("--batch", type=_positive_int, default=10)
     c.add_argument("--seed", type=_seed, default=0)
     c.add_argument("--tolerance", type=_positive_float, default=1e-9)
@@ -253,7 +253,7 @@ def _check(args: argparse.Namespace) -> int:
     from .nn import MLP
 
     rng = np.random.default_rng(args.seed)
-    net = MLP(args.sizes, seed=args.seed)
+    net = MLP(args.sizes, seed=args.seed, output_activation="softmax" if args.cost == "log-likelihood" else None)
     x = rng.random((args.batch, args.sizes[0]))
     y = rng.integers(0, args.sizes[-1], size=args.batch)
     report = compare_gradients(net, x, y, cost=args.cost, tolerance=args.tolerance, seed=args.seed)
