@@ -72,11 +72,14 @@ class GradientReport:
             values = (str(r.layer), r.quantity, f"{r.max_abs:.3e}", f"{r.max_rel:.3e}",
                       ",".join(str(i) for i in r.worst), f"{r.autodiff:.6e}", f"{r.reference:.6e}",
                       "yes" if r.ok else "NO")
-            body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(v)}</td>" for v in values) + "</tr>")
+            body.append(f"<tr{style}>" + "".join(
+                f"<td>{html.escape(v)}</td>" if k in (1, 4) else f'<td style="text-align:right">{html.escape(v)}</td>'
+                for k, v in enumerate(values)) + "</tr>")
         verdict = "agreement: all within tolerance" if self.ok else "DISAGREEMENT: see the rows marked NO"
         title = (f"gradients of the {self.cost} cost, network {self.sizes}, mini-batch of {self.batch}: "
                  f"autodiff vs BP1–BP4 (closed form) and finite differences")
-        return (f"<table><caption>{html.escape(title)}</caption><thead><tr>{head}</tr></thead>"
+        return (f'<table><caption style="text-align:left">{html.escape(title)}</caption>'
+                f"<thead><tr>{head}</tr></thead>"
                 f"<tbody>{''.join(body)}</tbody><tfoot><tr><td colspan=\"{len(cells)}\">{html.escape(verdict)}"
                 f"</td></tr></tfoot></table>")
 
