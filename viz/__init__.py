@@ -4,6 +4,10 @@
   data and grad, an ellipse per op), collapsed per neuron / layer / chain when it is large.
 - `draw_network(mlp)`: Nielsen's diagram of the layers of neurons, edges coloured by the weight's sign,
   optionally annotated with each neuron's δ and the saturated neurons highlighted.
+- `animate_backward(root, path)`: one self-contained HTML page that steps through `root.backward()` rule by
+  rule (prev / next / slider / ← → / play; `#step=K` opens step K); without a path, an object Jupyter shows.
+- `plot_history(histories, path)`: cost, accuracy and per-layer learning speed per epoch (matplotlib; the
+  same function as `tinygrad_nn.plot.plot_history`, re-exported here for notebooks).
 - `render(graph, path)`: write svg, png, pdf (needs Graphviz's `dot`) or the dot source, chosen by extension.
 
 Both drawing functions return a `graphviz.Digraph`, which displays inline in Jupyter.
@@ -14,8 +18,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the opti
     raise ImportError("viz needs the graphviz Python package: pip install 'tinygrad_nn[viz]' "
                       "(and Graphviz's dot program to render: apt-get install graphviz)") from exc
 
+from tinygrad_nn.plot import plot_history
+
+from .animate import BackwardAnimation, animate_backward
 from .graph import draw_graph
 from .network import draw_network
 from .render import FORMATS, GraphvizNotFoundError, render
 
-__all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "draw_network", "render"]
+__all__ = ["FORMATS", "BackwardAnimation", "GraphvizNotFoundError", "animate_backward", "draw_graph", "draw_network",
+           "plot_history", "render"]
