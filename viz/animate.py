@@ -358,8 +358,12 @@ __SVG__
     var params = parseHash(); params.step = String(K);
     var hash = "#" + Object.keys(params).map(function (k) { return k + "=" + params[k]; }).join("&");
     if (location.hash !== hash) history.replaceState(null, "", hash);
-    if (!document.getElementById("graph").classList.contains("fit") && nodes[step[0][0]])
-      nodes[step[0][0]].scrollIntoView({block: "nearest", inline: "center"});
+    var box = document.getElementById("graph"), node = nodes[step[0][0]];
+    if (node) {                            // keep the running node in view (within the graph's own scroll box)
+      var r = node.getBoundingClientRect(), c = box.getBoundingClientRect();
+      if (r.top < c.top || r.bottom > c.bottom) box.scrollTop += (r.top + r.bottom - c.top - c.bottom) / 2;
+      if (r.left < c.left || r.right > c.right) box.scrollLeft += (r.left + r.right - c.left - c.right) / 2;
+    }
   }
 
   function parseHash() {
