@@ -7,9 +7,10 @@
 - `backprop`: the closed-form equations BP1–BP4 in numpy; `compare_gradients` checks autodiff against
   them and against finite differences; `gradcheck` checks any function against finite differences.
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
-  loop and model files; `perceptron`: chapter 1's NAND perceptron and adder.
+  loop (recording each layer's learning speed, ch. 5), model and history files; `plot.plot_history`:
+  training curves (needs matplotlib, the `plot` extra); `perceptron`: chapter 1's NAND perceptron and adder.
 """
-from . import backprop, data, nn, optim, perceptron, train
+from . import backprop, data, nn, optim, perceptron, plot, train
 from .compare import compare_gradients
 from .engine import Value, detect_anomaly, linear, no_grad
 from .gradcheck import gradcheck
@@ -26,6 +27,7 @@ __all__ = [
            "no_grad",
            "optim",
            "perceptron",
+           "plot",
            "train",
 ]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The command line: ``python -m tinygrad_nn train | evaluate | check | graph`` (also ``tinygrad-nn``).
+"""The command line: ``python -m tinygrad_nn train | evaluate | check | graph | plot`` (also ``tinygrad-nn``).
 
 A user's mistake (a bad option, a missing or corrupt file) prints one line and exits with 2 (usage)
 or 1 (data); a traceback appears only for a real bug, and only with ``--debug``.
