@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import viz
 from tinygrad_nn import Value, data, nn
@@ -263,3 +265,33 @@ def test_browser_controls_change_the_step(pages: dict[str, Path], which: str) ->
                           f"next at the end: step {n} of {n}", f"slider to the start: step 1 of {n}"]
     assert f"hash #step={n}: step {n} of {n}" in lines
     assert any(line.startswith("play for") for line in lines)
+
+
+# ---- any graph: the page replays exactly what backward() computes ------------------------------------------
+_UNARY = [Value.tanh, Value.sigmoid, Value.exp, lambda v: v * v, lambda v: -v]
+_BINARY = [Value.__add__, Value.__mul__, Value.__sub__]
+
+
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 99), st.integers(0, 99)), min_size=1, max_size=12),
+       st.lists(st.floats(-2, 2), min_size=3, max_size=3))
+def test_any_scalar_graph_replays_backward(program: list[tuple[int, int, int]], xs: list[float]) -> None:
+    leaves = [Value(x, name=f"x{k}") for k, x in enumerate(xs)]
+    values = list(leaves)
+    for op, i, j in program:   # each op uses earlier values, so nodes are shared and reused
+        a, b = values[i % len(values)], values[j % len(values)]
+        values.append(_UNARY[op](a) if op < len(_UNARY) else _BINARY[op - len(_UNARY)](a, b))
+    c = values[-1]
+    if c.is_leaf:
+        return
+    c.backward()
+    tr = _trace(c)
+    index = {id(v): i for i, v in enumerate(tr.nodes)}
+    blob = _blob(viz.animate_backward(c).html)
+    assert [s[0][0] for s in blob["steps"]] == [f"v{index[id(n)]}" for n in reversed(_topological_order(c))]
+    shown: dict[str, str] = {}
+    for step in blob["steps"]:
+        shown.setdefault(step[0][0], step[3])
+        shown.update({title: grad for title, _, grad in step[4] if title})
+    for v in tr.nodes:
+        if v.grad is not None:     # every gradient backward() computed is on the page, as the last value shown
+            assert shown[f"v{index[id(v)]}"] == S.fmt_array(v.grad), v
