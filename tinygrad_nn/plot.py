@@ -2,7 +2,8 @@
 (ch. 5's figure, on a log scale), from one or several histories to compare runs.
 
 matplotlib is an optional extra (``pip install 'tinygrad_nn[plot]'``); it is imported only when a plot is
-made, with the non-interactive Agg backend, so this works on a server and the rest of the package never needs it.
+made. The figure is a bare ``matplotlib.figure.Figure`` drawn by the Agg renderer, never pyplot: no window,
+no global backend switched (a notebook's inline backend stays as it is), works on a server.
 """
 from __future__ import annotations
 
@@ -24,14 +25,13 @@ class MissingExtraError(ImportError):
     """matplotlib, the optional extra `plot`, is not installed (the message says how to install it)."""
 
 
-def _pyplot() -> Any:
+def _matplotlib() -> Any:
     try:
         import matplotlib
+        import matplotlib.figure
     except ImportError:
         raise MissingExtraError("plotting needs matplotlib: pip install 'tinygrad_nn[plot]'") from None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    return plt
+    return matplotlib
 
 
 def plot_history(histories: Sequence[EpochRecord] | Sequence[str | os.PathLike | Sequence[EpochRecord]] |
@@ -56,11 +56,12 @@ def plot_history(histories: Sequence[EpochRecord] | Sequence[str | os.PathLike |
         if fmt not in FORMATS:
             raise ValueError(f"plot_history: unknown output format {Path(path).suffix or 'no extension'!r} for "
                              f"{os.fspath(path)!r}; use one of {', '.join('.' + f for f in FORMATS)}")
-    plt = _pyplot()
+    mpl = _matplotlib()
     with_speed = any(r.learning_speed for _, history in runs for r in history)
-    fig, axes = plt.subplots(1, 3 if with_speed else 2, figsize=(15 if with_speed else 10, 4.3), layout="constrained")
+    fig = mpl.figure.Figure(figsize=(15 if with_speed else 10, 4.3), layout="constrained")
+    axes = fig.subplots(1, 3 if with_speed else 2)
     cost_ax, acc_ax = axes[0], axes[1]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, ((_, history), label) in enumerate(zip(runs, labels)):
         color = colors[k % len(colors)]
         epochs = [r.epoch for r in history]
