@@ -85,3 +85,8 @@ def test_without_matplotlib_one_line_names_the_extra(histories: list[Path], tmp_
     err = capsys.readouterr().err
     assert "pip install 'tinygrad_nn[plot]'" in err and err.count("\n") == 1
     assert not (tmp_path / "c.png").exists()
+
+
+def test_jupyter_shows_the_figure_as_png(histories: list[Path]) -> None:
+    fig = plot_history(histories[0])
+    assert fig._repr_png_().startswith(MAGIC["png"])

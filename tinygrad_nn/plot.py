@@ -7,6 +7,7 @@ no global backend switched (a notebook's inline backend stays as it is), works o
 """
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,13 +26,21 @@ class MissingExtraError(ImportError):
     """matplotlib, the optional extra `plot`, is not installed (the message says how to install it)."""
 
 
-def _matplotlib() -> Any:
+def _matplotlib() -> tuple[Any, type]:
+    """matplotlib, and a Figure class that Jupyter shows as a PNG even when pyplot was never imported."""
     try:
         import matplotlib
-        import matplotlib.figure
+        from matplotlib.figure import Figure
     except ImportError:
         raise MissingExtraError("plotting needs matplotlib: pip install 'tinygrad_nn[plot]'") from None
-    return matplotlib
+
+    class CurvesFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=90)
+            return buffer.getvalue()
+
+    return matplotlib, CurvesFigure
 
 
 def plot_history(histories: Sequence[EpochRecord] | Sequence[str | os.PathLike | Sequence[EpochRecord]] |
@@ -56,9 +65,9 @@ def plot_history(histories: Sequence[EpochRecord] | Sequence[str | os.PathLike |
         if fmt not in FORMATS:
             raise ValueError(f"plot_history: unknown output format {Path(path).suffix or 'no extension'!r} for "
                              f"{os.fspath(path)!r}; use one of {', '.join('.' + f for f in FORMATS)}")
-    mpl = _matplotlib()
+    mpl, figure = _matplotlib()
     with_speed = any(r.learning_speed for _, history in runs for r in history)
-    fig = mpl.figure.Figure(figsize=(15 if with_speed else 10, 4.3), layout="constrained")
+    fig = figure(figsize=(15 if with_speed else 10, 4.3), layout="constrained")
     axes = fig.subplots(1, 3 if with_speed else 2)
     cost_ax, acc_ax = axes[0], axes[1]
     colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
