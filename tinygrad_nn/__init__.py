@@ -9,9 +9,10 @@
   book's per-example δˡ_x (the engine's ``z.grad`` under the mean cost is δˡ_x/m per row); `gradcheck`
   checks any function against finite differences.
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
-  loop and model files; `perceptron`: chapter 1's NAND perceptron and adder.
+  loop (recording each layer's learning speed, ch. 5), model and history files; `plot.plot_history`:
+  training curves (needs matplotlib, the `plot` extra); `perceptron`: chapter 1's NAND perceptron and adder.
 """
-from . import backprop, data, nn, optim, perceptron, train
+from . import backprop, data, nn, optim, perceptron, plot, train
 from .compare import book_deltas, compare_gradients
 from .engine import Value, detect_anomaly, linear, no_grad
 from .gradcheck import gradcheck
@@ -29,6 +30,7 @@ __all__ = [
            "no_grad",
            "optim",
            "perceptron",
+           "plot",
            "train",
 ]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The command line: ``python -m tinygrad_nn train | evaluate | check | graph`` (also ``tinygrad-nn``).
+"""The command line: ``python -m tinygrad_nn train | evaluate | check | graph | plot`` (also ``tinygrad-nn``).
 
 A user's mistake (a bad option, a missing or corrupt file) prints one line and exits with 2 (usage)
 or 1 (data); a traceback appears only for a real bug, and only with ``--debug``.
@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--tolerance", type=_positive_float, default=1e-9)
 
     commands.add_parser("graph", help="render a computation graph or a network (see: graph --help)", add_help=False)
+
+    pl = commands.add_parser("plot", help="plot cost, accuracy and per-layer learning speed of --history files")
+    pl.add_argument("histories", nargs="+", metavar="HISTORY", help="files written by train --history (.csv or .json)")
+    pl.add_argument("-o", "--output", required=True, metavar="PATH", help="the picture to write: .png, .svg or .pdf")
+    pl.add_argument("--title", help="a title above the panels")
     return parser
 
 
@@ -148,7 +153,7 @@ def _main(argv: list[str]) -> int:
                                 f"pip install 'tinygrad_nn[viz]'") from None
             return graph_main(argv[1:])
         args = build_parser().parse_args(argv)
-        return {"train": _train, "evaluate": _evaluate, "check": _check}[args.command](args)
+        return {"train": _train, "evaluate": _evaluate, "check": _check, "plot": _plot}[args.command](args)
     except UsageError as exc:
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -259,3 +264,18 @@ def _check(args: argparse.Namespace) -> int:
     report = compare_gradients(net, x, y, cost=args.cost, tolerance=args.tolerance, seed=args.seed)
     print(report)
     return 0 if report.ok else 1
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plot import FORMATS, MissingExtraError, plot_history
+
+    if os.path.splitext(args.output)[1].lower().lstrip(".") not in FORMATS:
+        raise UsageError(f"-o {args.output}: use a .png, .svg or .pdf file name")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        raise UsageError(f"-o {args.output}: directory {os.path.dirname(os.path.abspath(args.output))} does not exist")
+    try:
+        plot_history(args.histories, args.output, title=args.title)
+    except MissingExtraError as exc:
+        raise DataError(str(exc)) from None
+    print(f"wrote {args.output}")
+    return 0

@@ -12,7 +12,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from .data import DataError, Splits, mini_batches
 from .nn import MLP, cost_function
 from .optim import SGD
 
-__all__ = ["DivergenceError", "EpochRecord", "load_model", "model_metadata", "save_model", "train", "write_history"]
+__all__ = ["DivergenceError", "EpochRecord", "load_model", "model_metadata", "read_history", "save_model", "train",
+           "write_history"]
 
 MODEL_FORMAT = "tinygrad_nn.mlp/1"
 
@@ -33,13 +34,18 @@ class DivergenceError(ArithmeticError):
 
 @dataclass
 class EpochRecord:
-    """What one epoch did: the mean mini-batch cost and the accuracies after it."""
+    """What one epoch did: the mean mini-batch cost, the accuracies after it, and how fast each layer learned.
+
+    `learning_speed[l]` is the mean over the epoch's mini-batches of ‖∂C/∂bˡ‖ for the book's layers
+    l = 2 … L (Nielsen ch. 5: the speed at which layer l learns); the CSV history calls it ``speed_layer{l}``.
+    """
     epoch: int
     training_cost: float
     validation_accuracy: float | None
     test_accuracy: float | None
     seconds: float
     lr: float  # η during this epoch
+    learning_speed: dict[int, float] = field(default_factory=dict)
 
 
 def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, lr: float = 3.0,
@@ -72,9 +78,11 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
     dtype = net.layers[0].weight.dtype
     rng = np.random.default_rng(seed)
     history: list[EpochRecord] = []
+    biases = [layer.bias for layer in net.layers]
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         total, count = 0.0, 0
+        speed = [0.0] * len(biases)  # Σ over mini-batches of ‖∂C/∂bˡ‖, layer by layer (ch. 5)
         batches = mini_batches(data.x.astype(dtype, copy=False), data.y, batch_size, seed=rng)
         for x, y in _progress(batches, math.ceil(len(data) / batch_size), f"epoch {epoch}", progress):
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
@@ -84,14 +92,19 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
                                           f"try a smaller learning rate than {lr}")
                 optimizer.zero_grad()
                 c.backward()
+                for k, b in enumerate(biases):
+                    g = b.grad
+                    speed[k] += math.sqrt(g.dot(g))  # ‖∂C/∂bˡ‖ = ‖δˡ‖ of the mini-batch (BP3)
                 optimizer.step()
             total += c.data * len(y)
             count += len(y)
         if not all(np.all(np.isfinite(p.data)) for p in optimizer.params):
             raise DivergenceError(f"the weights became infinite or NaN in epoch {epoch}: training diverged; "
                                   f"try a smaller learning rate than {lr}")
+        batches_run = math.ceil(count / batch_size)
         record = EpochRecord(epoch, total / count, _accuracy(net, splits.validation), _accuracy(net, splits.test),
-                             time.perf_counter() - start, optimizer.lr)
+                             time.perf_counter() - start, optimizer.lr,
+                             {l: s / batches_run for l, s in enumerate(speed, start=2)})
         history.append(record)
         if patience is not None and record.validation_accuracy is not None:
             best = max(r.validation_accuracy for r in history)
@@ -222,12 +235,19 @@ def model_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def write_history(history: Sequence[EpochRecord], path: str | os.PathLike) -> None:
-    """Write the per-epoch history as JSON (a list of records) or CSV, by the file's extension."""
+    """Write the per-epoch history as JSON (a list of records) or CSV, by the file's extension.
+
+    In CSV the learning speeds become the columns ``speed_layer2`` … ``speed_layerL``.
+    """
     path = Path(path)
     rows = [asdict(r) for r in history]
     if path.suffix.lower() == ".csv":
+        for row in rows:
+            row.update({f"speed_layer{l}": s for l, s in row.pop("learning_speed").items()})
+        fields = [f for f in EpochRecord.__dataclass_fields__ if f != "learning_speed"]
+        fields += [f"speed_layer{l}" for l in (history[0].learning_speed if history else ())]
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(EpochRecord.__dataclass_fields__))
+        writer = csv.DictWriter(buffer, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
@@ -237,3 +257,46 @@ def write_history(history: Sequence[EpochRecord], path: str | os.PathLike) -> No
         raise ValueError(f"--history {path}: unknown extension {path.suffix!r}; use .json or .csv")
     path.write_text(text)
 
+
+def read_history(path: str | os.PathLike) -> list[EpochRecord]:
+    """Read a history written by `write_history` (.csv or .json) back into epoch records."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"history file {path} does not exist" if not path.exists() else f"history file {path} "
+                        f"is not a file")
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise DataError(f"history file {path}: unknown extension {path.suffix!r}; expected .csv or .json")
+    try:
+        text = path.read_text(encoding="utf-8")
+        rows = json.loads(text) if suffix == ".json" else list(csv.DictReader(io.StringIO(text)))
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise DataError(f"history file {path} is not a valid {suffix[1:]} history: {exc}") from None
+    if not isinstance(rows, list) or not rows:
+        raise DataError(f"history file {path} holds no epochs")
+    return [_record(row, path, i) for i, row in enumerate(rows, start=1)]
+
+
+def _record(row: Any, path: Path, line: int) -> EpochRecord:
+    """One epoch record from a CSV row or a JSON object, every number checked."""
+    if not isinstance(row, dict):
+        raise DataError(f"history file {path}, record {line}: expected an object, got {type(row).__name__}")
+
+    def number(key: str, value: Any, optional: bool = False) -> float | None:
+        if optional and value in (None, ""):
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"history file {path}, record {line}: {key} must be a number, got {value!r}") from None
+
+    speeds = row.get("learning_speed") or {k[len("speed_layer"):]: v for k, v in row.items()
+                                             if k and k.startswith("speed_layer") and v not in (None, "")}
+    if not isinstance(speeds, dict) or not all(str(l).isdigit() for l in speeds):
+        raise DataError(f"history file {path}, record {line}: learning speeds must be keyed by layer number")
+    speed = {int(l): number(f"speed_layer{l}", v) for l, v in sorted(speeds.items(), key=lambda kv: int(kv[0]))}
+    get = row.get
+    return EpochRecord(int(number("epoch", get("epoch"))), number("training_cost", get("training_cost")),
+                       number("validation_accuracy", get("validation_accuracy"), True),
+                       number("test_accuracy", get("test_accuracy"), True), number("seconds", get("seconds")),
+                       number("lr", get("lr")), speed)

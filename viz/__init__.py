@@ -7,6 +7,10 @@
 - `draw_backprop(net, x, y, cost)`: one backward pass in the book's terms — the forward quantities aˡ, zˡ, wˡ,
   bˡ, C, y and the backward edges labelled BP1–BP4, each gradient with its measured error against the
   closed form (`equation_for` gives each equation's text, for other pictures to reuse).
+- `animate_backward(root, path)`: one self-contained HTML page that steps through `root.backward()` rule by
+  rule (prev / next / slider / ← → / play; `#step=K` opens step K); without a path, an object Jupyter shows.
+- `plot_history(histories, path)`: cost, accuracy and per-layer learning speed per epoch (matplotlib; the
+  same function as `tinygrad_nn.plot.plot_history`, re-exported here for notebooks).
 - `render(graph, path)`: write svg, png, pdf (needs Graphviz's `dot`) or the dot source, chosen by extension.
 
 The drawing functions return a `graphviz.Digraph`, which displays inline in Jupyter.
@@ -17,10 +21,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the opti
     raise ImportError("viz needs the graphviz Python package: pip install 'tinygrad_nn[viz]' "
                       "(and Graphviz's dot program to render: apt-get install graphviz)") from exc
 
+from tinygrad_nn.plot import plot_history
+
+from .animate import BackwardAnimation, animate_backward
 from .backprop import draw_backprop, equation_for
 from .graph import draw_graph
 from .network import draw_network
 from .render import FORMATS, GraphvizNotFoundError, render
 
-__all__ = ["FORMATS", "GraphvizNotFoundError", "draw_backprop", "draw_graph", "draw_network", "equation_for",
-           "render"]
+__all__ = ["FORMATS", "BackwardAnimation", "GraphvizNotFoundError", "animate_backward", "draw_backprop", "draw_graph",
+           "draw_network", "equation_for", "plot_history", "render"]

@@ -5,6 +5,7 @@
     python -m viz graph --network --model model.npz --delta --example 7 [--data digits] -o net.png
     python -m viz graph --backprop --model model.npz --example 7 -o bp.svg
     python -m viz graph --backprop --sizes 4,5,3,2 [--cost cross-entropy] -o bp.svg
+    python -m viz graph --sizes 2,3,1 [--scalar] [--model net.npz] --animate -o backward.html
 
 The first form builds an MLP (one node per layer, or one per weight with --scalar) from the seed, runs one
 forward and backward pass of the cost on one random example (inputs uniform in [0, 1), a one-hot target)
@@ -14,8 +15,10 @@ example K (--example, default 0) of the data (--data, default digits) through it
 with that example's δ; the picture names the example, its label and the network's prediction and shows the
 input image. --backprop draws `viz.draw_backprop`: the forward pass and BP1–BP4 for a model and a test
 example, or for a fresh --sizes network on a random example (or on --example K). The format follows the
-extension of -o (svg, png, pdf; dot writes the Graphviz source only). Exit status: 0 done, 1 failed
-(including data that do not fit the network), 2 bad usage.
+extension of -o (svg, png, pdf; dot writes the Graphviz source only). With --animate the
+graph's backward pass is written as a web page that plays it step by step (`viz.animate_backward`); the
+graph may then also come from a saved --model. Exit status: 0 done, 1 failed (including data that do not
+fit the network), 2 bad usage.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import numpy as np
 
 from tinygrad_nn import Value, nn
 
+from .animate import animate_backward
 from .backprop import draw_backprop
 from .graph import draw_graph
 from .network import draw_network
@@ -74,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-nodes", type=int, default=500, help="collapse graphs larger than this (default 500)")
     p.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="graph direction (default LR)")
     p.add_argument("--network", action="store_true", help="draw the layers of neurons instead of the graph")
-    p.add_argument("--model", help="with --network: a saved model file to draw (tinygrad_nn.train.load_model)")
+    p.add_argument("--animate", action="store_true",
+                   help="write the graph's backward pass, step by step, as a web page (-o backward.html)")
+    p.add_argument("--model", help="with --network, --backprop or --animate: a saved model file (tinygrad_nn.train.load_model)")
     p.add_argument("--delta", action="store_true", help="with --network: annotate the δ of test example --example")
     p.add_argument("--backprop", action="store_true", help="draw the forward pass and BP1–BP4 (viz.draw_backprop)")
     p.add_argument("--example", type=int, metavar="K",
@@ -103,11 +109,11 @@ def _tensor_cost(net: nn.MLP, x: np.ndarray, y: np.ndarray, cost: str) -> tuple[
     return c, zs
 
 
-def _scalar_cost(sizes: list[int], seed: int, cost: str) -> Value:
+def _scalar_cost(sizes: list[int], seed: int, cost: str, net: nn.ScalarMLP | None = None) -> Value:
     """The ScalarMLP's cost on one example, written out op by op so the graph shows it."""
     if cost == "log-likelihood":
         raise _Failure("--scalar: the scalar network has no softmax output; use --cost quadratic or cross-entropy", 2)
-    net = nn.ScalarMLP(sizes, seed=seed)
+    net = net or nn.ScalarMLP(sizes, seed=seed)
     x, y = _example(sizes, seed)
     outputs = net([Value(float(v), requires_grad=False, name=f"x{k + 1}") for k, v in enumerate(x)])
     terms = []
@@ -200,15 +206,32 @@ def _draw(args: argparse.Namespace):
         title = f"δ of {where}: label {label}, the network predicts {prediction} ({args.cost} cost)"
         return draw_network(net, show_delta=True, zs=zs, max_neurons=args.max_neurons, title=title, image=image,
                             label=label, prediction=prediction)
-    if args.model or args.delta:
-        raise _Failure("--model and --delta need --network", 2)
+    c = _cost(args)
+    return animate_backward(c, args.output, rankdir=args.rankdir, max_nodes=args.max_nodes) if args.animate else \
+        draw_graph(c, rankdir=args.rankdir, max_nodes=args.max_nodes)
+
+
+def _cost(args: argparse.Namespace) -> Value:
+    """The cost of one example through the network of --sizes (random, from --seed) or --model."""
+    if args.delta:
+        raise _Failure("--delta needs --network", 2)
+    if args.model and not args.animate:
+        raise _Failure("--model needs --network, --backprop or --animate", 2)
+    if args.model and args.sizes:
+        raise _Failure("--animate takes either --model or --sizes, not both", 2)
+    if args.model:
+        net = _load_model(args.model)
+        if args.scalar:
+            try:
+                return _scalar_cost(net.sizes, args.seed, args.cost, nn.ScalarMLP.from_mlp(net))
+            except ValueError as exc:  # a softmax output layer
+                raise _Failure(f"--scalar: {exc}", 2) from None
+        return _tensor_cost(net, *_example(net.sizes, args.seed), args.cost)[0]
     sizes = args.sizes or [2, 3, 1]
     if args.scalar:
-        c = _scalar_cost(sizes, args.seed, args.cost)
-    else:
-        net = nn.MLP(sizes, seed=args.seed, output_activation="softmax" if args.cost == "log-likelihood" else None)
-        c = _tensor_cost(net, *_example(sizes, args.seed), args.cost)[0]
-    return draw_graph(c, rankdir=args.rankdir, max_nodes=args.max_nodes)
+        return _scalar_cost(sizes, args.seed, args.cost)
+    net = nn.MLP(sizes, seed=args.seed, output_activation="softmax" if args.cost == "log-likelihood" else None)
+    return _tensor_cost(net, *_example(sizes, args.seed), args.cost)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,10 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     try:
-        output_format(args.output)
+        if args.animate:
+            if args.network or args.backprop:
+                raise _Failure("--animate plays the computation graph's backward pass; it does not apply to "
+                               "--network or --backprop", 2)
+            if not args.output.lower().endswith((".html", ".htm")):
+                raise _Failure(f"--animate writes a web page: use an .html output file, not {args.output!r}", 2)
+        else:
+            output_format(args.output)
         if args.max_nodes < 3 or args.max_neurons < 3:
             raise _Failure("--max-nodes and --max-neurons must be at least 3", 2)
-        path = render(_draw(args), args.output)
+        drawing = _draw(args)
+        path = drawing if args.animate else render(drawing, args.output)
     except _Failure as exc:
         print(f"graph: error: {exc}", file=sys.stderr)
         return exc.status
