@@ -10,12 +10,14 @@
   loop and model files; `perceptron`: chapter 1's NAND perceptron and adder.
 """
 from . import backprop, data, nn, optim, perceptron, train
+from ._version import __version__
 from .compare import compare_gradients
 from .engine import Value, detect_anomaly, linear, no_grad
 from .gradcheck import gradcheck
 
 __all__ = [
            "Value",
+           "__version__",
            "backprop",
            "compare_gradients",
            "data",
@@ -28,4 +30,3 @@ __all__ = [
            "perceptron",
            "train",
 ]
-__version__ = "0.1.0"
