@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import math
 import os
 import sys
@@ -129,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TRAIN_EXTRA = {"tqdm": "a progress bar", "threadpoolctl": "one BLAS thread"}  # the `train` extra: what each gives
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
 def _one_blas_thread() -> Any:
     """Limit BLAS to one thread unless the user chose (OPENBLAS_NUM_THREADS …).
 
@@ -163,9 +175,9 @@ def _main(argv: list[str]) -> int:
                 from viz.cli import (
                     main as graph_main,  # the application may use viz; the library never does
                 )
-            except ImportError as exc:
-                raise DataError(f"graph needs the graphviz Python package ({exc}): "
-                                f"pip install 'tinygrad_nn[viz]'") from None
+            except ImportError as exc:  # viz says what to install; anything else gets the same hint
+                raise DataError(str(exc) if "[viz]" in str(exc) else f"graph needs the graphviz Python package "
+                                f"({exc}): pip install 'tinygrad_nn[viz]'") from None
             return graph_main(argv[1:])
         try:
             args = build_parser().parse_args(argv)
@@ -232,6 +244,11 @@ def _train(args: argparse.Namespace) -> int:
         eta = f"  η {r.lr:g}" if args.patience else ""
         say(f"epoch {r.epoch:3d}/{args.epochs}  cost {r.training_cost:.4f}{val}  test {r.test_accuracy:6.2%}  "
             f"{r.seconds:.2f} s{eta}", flush=True)
+
+    missing = [name for name in TRAIN_EXTRA if not _importable(name)]
+    if missing and not args.quiet:
+        print(f"tinygrad-nn: note: pip install 'tinygrad_nn[train]' for {' and '.join(TRAIN_EXTRA[m] for m in missing)} "
+              f"({', '.join(missing)} not installed)", file=sys.stderr)
 
     start = time.perf_counter()
     history: list[EpochRecord] = []
