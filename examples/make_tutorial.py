@@ -256,6 +256,12 @@ every $\\partial C / \\partial w$ (the legend says which box is a weight, an inp
 import viz
 
 tiny = nn.ScalarMLP([2, 2, 1], seed=3)
+sup, sub = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"), str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+for l, layer in enumerate(tiny.layers, start=2):       # the book's names: wˡⱼₖ and bˡⱼ
+    for j, neuron in enumerate(layer.neurons):
+        neuron.bias.name = f"b{str(l).translate(sup)}{str(j).translate(sub)}"
+        for k, w in enumerate(neuron.weights):
+            w.name = f"w{str(l).translate(sup)}{str(j).translate(sub)}{str(k).translate(sub)}"
 inputs = [Value(0.8, requires_grad=False, name="x0"), Value(0.3, requires_grad=False, name="x1")]
 (a,) = tiny(inputs)
 a.name = "a"
@@ -264,14 +270,14 @@ C.name = "C"
 C.backward()
 viz.draw_graph(C, rankdir="TB")                       # a graphviz.Digraph: Jupyter shows it as SVG
 """), md("""
-The digits network builds one node per layer, so its whole graph for a mini-batch is small: `@`, `+`
-and `σ` per layer, then the cost. Tensors show their shape and mean:
+The digits network builds one node per layer, so its whole graph for a mini-batch is small: one `linear`
+($z = a w^T + b$) and one `σ` per layer, then the cost. Tensors show their shape and mean:
 """), code("""
 net.zero_grad()
 zs, activations = net.feedforward(splits.test.x[:10])
 cost = nn.quadratic_cost(activations[-1], splits.test.y[:10])
 cost.backward()
-viz.draw_graph(cost)
+viz.draw_graph(cost, rankdir="TB")
 """), md("""
 `viz.draw_network` draws the book's picture of the layers of neurons: edges blue for positive weights and
 red for negative ones, thicker for larger $|w|$, every neuron annotated with its δ averaged over that
