@@ -26,6 +26,21 @@ def test_the_version_comes_from_pyproject() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", tinygrad_nn.__version__)
 
 
+def test_the_version_without_a_source_tree_comes_from_the_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import PackageNotFoundError
+
+    from tinygrad_nn import _version
+
+    monkeypatch.setattr(_version, "_from_source_tree", lambda: None)  # as installed in site-packages
+    monkeypatch.setattr(_version, "version", lambda name: "9.8.7" if name == "tinygrad_nn" else "?")
+    assert _version._version() == "9.8.7"
+
+    def not_installed(name: str) -> str:
+        raise PackageNotFoundError(name)
+    monkeypatch.setattr(_version, "version", not_installed)
+    assert _version._version() == "0+unknown"
+
+
 @pytest.mark.parametrize("command", [[sys.executable, "-m", "tinygrad_nn", "--version"]])
 def test_version_option(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)

@@ -8,6 +8,7 @@
   them and against finite differences; `gradcheck` checks any function against finite differences.
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop and model files; `perceptron`: chapter 1's NAND perceptron and adder.
+- `__version__`: the version in pyproject.toml (from the installed metadata, or the source tree's file).
 """
 from . import backprop, data, nn, optim, perceptron, train
 from ._version import __version__
