@@ -12,7 +12,9 @@ trap 'rm -rf "$work"' EXIT
 python=${PYTHON:-python3}
 fail() { echo "check_install: FAILED: $*" >&2; exit 1; }
 
-"$python" -m pip wheel "$repo" --no-deps -q -w "$work/dist"
+mkdir "$work/src"   # build from a clean copy of the tree (no stale build/ or *.egg-info of earlier builds)
+git -C "$repo" ls-files -co --exclude-standard | (cd "$repo" && tar -cf - -T -) | tar -xf - -C "$work/src"
+"$python" -m pip wheel "$work/src" --no-deps -q -w "$work/dist"
 wheel=$(ls "$work"/dist/tinygrad_nn-*.whl)
 echo "built $(basename "$wheel")"
 "$python" -m zipfile -l "$wheel" > "$work/contents"
