@@ -131,7 +131,6 @@ USAGE_ERRORS = [
     (["train", "--history", "h.txt"], "h.txt"),
     (["train", "--bogus-flag"], "--bogus-flag"),
     (["frobnicate"], "frobnicate"),
-    ([], "command"),
     (["evaluate"], "--model"),
     (["check", "--batch", "0"], "0"),
     (["check", "--tolerance", "-1"], "-1"),

@@ -11,14 +11,17 @@
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop (recording each layer's learning speed, ch. 5), model and history files; `plot.plot_history`:
   training curves (needs matplotlib, the `plot` extra); `perceptron`: chapter 1's NAND perceptron and adder.
+- `__version__`: the version in pyproject.toml (from the installed metadata, or the source tree's file).
 """
 from . import backprop, data, nn, optim, perceptron, plot, train
+from ._version import __version__
 from .compare import book_deltas, compare_gradients
 from .engine import Value, detect_anomaly, linear, no_grad
 from .gradcheck import gradcheck
 
 __all__ = [
            "Value",
+           "__version__",
            "backprop",
            "book_deltas",
            "compare_gradients",
@@ -33,4 +36,3 @@ __all__ = [
            "plot",
            "train",
 ]
-__version__ = "0.1.0"

@@ -1,12 +1,14 @@
 """The command line: ``python -m tinygrad_nn train | evaluate | check | graph | plot`` (also ``tinygrad-nn``).
 
 A user's mistake (a bad option, a missing or corrupt file) prints one line and exits with 2 (usage)
-or 1 (data); a traceback appears only for a real bug, and only with ``--debug``.
+or 1 (data); a traceback appears only for a real bug, and only with ``--debug``. With no command it
+prints its help and exits with 2, like any usage error (``git`` does the same, with 1).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import math
 import os
 import sys
@@ -26,7 +28,20 @@ class UsageError(Exception):
     """A bad command-line value (exit status 2)."""
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's help with each option's default appended, unless its help text already names it or it has none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line instead of argparse's usage dump
         raise UsageError(message)
 
@@ -62,9 +77,11 @@ _non_negative, _seed, _momentum = _number(float, 0), _number(int, 0), _number(fl
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the train, evaluate and check subcommands (graph is handed to `viz.cli`)."""
+    from . import __version__
     from .nn import ACTIVATIONS, COSTS, INITS
 
     parser = _Parser(prog="tinygrad-nn", description="Nielsen's network on an exact autograd engine.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -79,34 +96,36 @@ def build_parser() -> argparse.ArgumentParser:
     t = commands.add_parser("train", help="train an MLP by mini-batch SGD and report accuracy")
     data_options(t)
     t.add_argument("--sizes", type=_sizes, default=None, help="layer widths, e.g. 64,30,10 (default: n_in,30,classes)")
-    t.add_argument("--epochs", type=_positive_int, default=30)
+    t.add_argument("--epochs", type=_positive_int, default=30, help="passes over the training data")
     t.add_argument("--batch-size", type=_positive_int, default=10, help="mini-batch size m")
     t.add_argument("--lr", type=_positive_float, default=3.0, help="learning rate η")
     t.add_argument("--cost", choices=COSTS, default="quadratic",
                    help="quadratic (ch. 1) | cross-entropy (ch. 3) | log-likelihood (with a softmax output layer)")
     t.add_argument("--activation", choices=[a for a in ACTIVATIONS if a not in ("softmax", "step", "identity")],
-                   default="sigmoid")
+                   default="sigmoid", help="the hidden layers' neurons (and the output's, but for log-likelihood)")
     t.add_argument("--init", choices=INITS, default="normal", help="normal: N(0,1) (ch. 1); scaled: N(0,1/n_in) (ch. 3)")
     t.add_argument("--momentum", type=_momentum, default=0.0, help="μ in [0, 1) (ch. 3)")
     t.add_argument("--weight-decay", type=_non_negative, default=0.0, help="L2 term λ/n (ch. 3)")
     t.add_argument("--patience", type=_positive_int, default=None, metavar="N",
                    help="halve η when validation accuracy has not improved for N epochs (ch. 3)")
-    t.add_argument("--seed", type=_seed, default=0)
-    t.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    t.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights and of the mini-batch order")
+    t.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="floating-point type of the network")
     t.add_argument("--save", metavar="PATH", help="save the model (.npz) after every epoch, atomically")
     t.add_argument("--history", metavar="PATH", help="write per-epoch figures as .json or .csv")
     t.add_argument("--quiet", action="store_true", help="print only the final line")
 
     e = commands.add_parser("evaluate", help="accuracy of a saved model")
-    e.add_argument("--model", required=True, metavar="PATH")
+    e.add_argument("--model", required=True, metavar="PATH", help="a model file written by train --save")
     data_options(e)
 
     c = commands.add_parser("check", help="autodiff gradients against BP1–BP4 and finite differences")
-    c.add_argument("--sizes", type=_sizes, default=[784, 30, 10])
-    c.add_argument("--cost", choices=COSTS, default="quadratic", help="log-likelihood: with a softmax output layer")
-    c.add_argument("--batch", type=_positive_int, default=10)
-    c.add_argument("--seed", type=_seed, default=0)
-    c.add_argument("--tolerance", type=_positive_float, default=1e-9)
+    c.add_argument("--sizes", type=_sizes, default="784,30,10", help="layer widths of the random network")
+    c.add_argument("--cost", choices=COSTS, default="quadratic",
+                   help="the cost to differentiate (log-likelihood: with a softmax output layer)")
+    c.add_argument("--batch", type=_positive_int, default=10, help="examples in the random mini-batch")
+    c.add_argument("--seed", type=_seed, default=0, help="seed of the weights and of the mini-batch")
+    c.add_argument("--tolerance", type=_positive_float, default=1e-9,
+                   help="largest relative error allowed between autodiff and BP1–BP4")
 
     commands.add_parser("graph", help="render a computation graph or a network (see: graph --help)", add_help=False)
 
@@ -115,6 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("-o", "--output", required=True, metavar="PATH", help="the picture to write: .png, .svg or .pdf")
     pl.add_argument("--title", help="a title above the panels")
     return parser
+
+
+TRAIN_EXTRA = {"tqdm": "a progress bar", "threadpoolctl": "one BLAS thread"}  # the `train` extra: what each gives
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def _one_blas_thread() -> Any:
@@ -142,17 +172,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]  # accepted before or after the subcommand
+    if not argv:  # no command: show what there is to do (exit 2, a usage error)
+        build_parser().print_help()
+        return EXIT_USAGE
     try:
         if argv and argv[0] == "graph":
             try:
                 from viz.cli import (
                     main as graph_main,  # the application may use viz; the library never does
                 )
-            except ImportError as exc:
-                raise DataError(f"graph needs the graphviz Python package ({exc}): "
-                                f"pip install 'tinygrad_nn[viz]'") from None
+            except ImportError as exc:  # viz says what to install; anything else gets the same hint
+                raise DataError(str(exc) if "[viz]" in str(exc) else f"graph needs the graphviz Python package "
+                                f"({exc}): pip install 'tinygrad_nn[viz]'") from None
             return graph_main(argv[1:])
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help or --version, already printed
+            return exc.code if isinstance(exc.code, int) else 0
         return {"train": _train, "evaluate": _evaluate, "check": _check, "plot": _plot}[args.command](args)
     except UsageError as exc:
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
@@ -207,13 +243,18 @@ def _train(args: argparse.Namespace) -> int:
     say = (lambda *a, **k: None) if args.quiet else print
     say(f"training {sizes} on {splits.name}: {len(splits.training)} training, {len(splits.validation)} validation, "
         f"{len(splits.test)} test images; {args.cost} cost, η = {args.lr}, mini-batch {args.batch_size}, "
-        f"{args.epochs} epochs")
+        f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}")
 
     def report(r: EpochRecord) -> None:
         val = "" if r.validation_accuracy is None else f"  validation {r.validation_accuracy:6.2%}"
         eta = f"  η {r.lr:g}" if args.patience else ""
         say(f"epoch {r.epoch:3d}/{args.epochs}  cost {r.training_cost:.4f}{val}  test {r.test_accuracy:6.2%}  "
             f"{r.seconds:.2f} s{eta}", flush=True)
+
+    missing = [name for name in TRAIN_EXTRA if not _importable(name)]
+    if missing and not args.quiet:
+        print(f"tinygrad-nn: note: pip install 'tinygrad_nn[train]' for {' and '.join(TRAIN_EXTRA[m] for m in missing)} "
+              f"({', '.join(missing)} not installed)", file=sys.stderr)
 
     start = time.perf_counter()
     history: list[EpochRecord] = []

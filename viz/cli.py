@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinygrad_nn import Value, nn
+from tinygrad_nn.cli import HelpFormatter
 
 from .animate import animate_backward
 from .backprop import draw_backprop
@@ -68,7 +69,7 @@ def _sizes(text: str) -> list[int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="graph", description="Draw a network's computation graph (default) or its layers of "
+    p = _Parser(prog="graph", formatter_class=HelpFormatter, description="Draw a network's computation graph (default) or its layers of "
                                           "neurons (--network) into an svg, png, pdf or dot file.")
     p.add_argument("-o", "--output", required=True, help="the file to write; its extension picks the format")
     p.add_argument("--sizes", type=_sizes, help="layer sizes, e.g. 2,3,1 (default 2,3,1 for the graph)")

@@ -1,0 +1,69 @@
+"""Every Python block of the README runs as written, in order, in one namespace (in a temporary directory,
+so the files they write land there), and the numbers the README says they print are the ones they print."""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"^```python\n(.*?)^```", README, re.MULTILINE | re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
+    """Run the blocks in order; return their namespace, everything they printed and their directory."""
+    where = tmp_path_factory.mktemp("readme")
+    namespace: dict = {"__name__": "__readme__"}
+    printed = io.StringIO()
+    home = os.getcwd()
+    os.chdir(where)  # (contextlib.chdir needs Python 3.11)
+    try:
+        with contextlib.redirect_stdout(printed):
+            for number, block in enumerate(BLOCKS, 1):
+                try:
+                    exec(compile(block, f"README.md python block {number}", "exec"), namespace)  # noqa: S102 (our README)
+                except Exception as exc:
+                    raise AssertionError(f"README python block {number} fails: {type(exc).__name__}: {exc}\n"
+                                         f"{block}") from exc
+    finally:
+        os.chdir(home)
+    return namespace, printed.getvalue(), where
+
+
+def test_the_readme_has_its_python_blocks() -> None:
+    assert len(BLOCKS) >= 3
+    assert any("mini_batches" in b for b in BLOCKS) and any("viz.render" in b for b in BLOCKS)
+
+
+def test_the_training_example_reaches_what_the_readme_says(ran) -> None:
+    _, printed, _ = ran
+    accuracies = re.findall(r"^test accuracy: (\d+\.\d)%$", printed, re.MULTILINE)
+    assert len(accuracies) == 1, printed
+    assert float(accuracies[0]) >= 95.0
+    claimed = re.search(r"It prints `test accuracy: (\d+\.\d)%`", README)
+    assert claimed and claimed.group(1) == accuracies[0], "the README's claimed accuracy is not what the block prints"
+
+
+def test_it_is_the_cli_s_run_and_train_train_s(ran) -> None:
+    """The README says the loop is `python -m tinygrad_nn train`'s run and gives train.train's first epoch."""
+    from tinygrad_nn import data, nn, train
+
+    namespace, printed, _ = ran
+    history = train.train(nn.MLP([64, 30, 10], seed=0), data.load_digits(), epochs=30)
+    assert f"test accuracy: {history[-1].test_accuracy:.1%}" in printed
+    assert history[-1].test_accuracy == namespace["net"].accuracy(namespace["splits"].test.x,
+                                                                   namespace["splits"].test.y)
+    first = re.search(r"after one epoch this network is at (\d+\.\d)%", README)
+    assert first and f"{history[0].test_accuracy:.1%}" == f"{first.group(1)}%"
+
+
+def test_the_drawing_block_writes_its_pictures(ran) -> None:
+    _, _, where = ran
+    for name in ("graph.svg", "net.svg"):
+        assert (where / name).read_text().lstrip().startswith(("<?xml", "<svg")), name
