@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, _accumulate, _node, linear, no_grad
+from .engine import Value, _accumulate, _graph, _node, _tangent, linear, no_grad
 
 __all__ = [
     "ACTIVATIONS",
@@ -342,11 +342,22 @@ def quadratic_cost(a: Value, y: Any) -> Value:
     y = _targets(a, y, "quadratic_cost")
     m = _check_batch(a, "quadratic_cost")
     diff = a.data - y
-    return _node(0.5 / m * float(np.vdot(diff, diff)), _quadratic_rule, a, ctx=diff)
+    return _node(0.5 / m * float(np.vdot(diff, diff)), _quadratic_rule, a, ctx=(diff, y))
 
 
 def _quadratic_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, out._ctx * (g / _batch_size(out._a)))  # ∇ₐC, the first factor of BP1
+    _accumulate(out._a, out._ctx[0] * (g / _batch_size(out._a)))  # ∇ₐC, the first factor of BP1
+
+
+@_graph(_quadratic_rule)
+def _quadratic_graph(out: Value, g: Value) -> None:
+    a = out._a
+    _accumulate(a, (a - out._ctx[1]) * (g / _batch_size(a)))
+
+
+@_tangent(_quadratic_rule)
+def _quadratic_tangent(out: Value, ta: Any) -> float:
+    return float(np.vdot(out._ctx[0], ta)) / _batch_size(out._a)
 
 
 def cross_entropy_cost(a: Value, y: Any) -> Value:
@@ -362,7 +373,7 @@ def cross_entropy_cost(a: Value, y: Any) -> Value:
     if a._rule is Value._sigmoid_rule:
         z = a._a.data
         softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
-        return _node(float(np.sum(softplus - y * z)) / m, _output_delta_rule, a._a, ctx=(a.data, y))
+        return _node(float(np.sum(softplus - y * z)) / m, _output_delta_rule, a._a, ctx=(a, y))
     p = np.asarray(a.data)
     tiny = np.finfo(p.dtype).tiny
     value = -np.sum(y * np.log(np.maximum(p, tiny)) + (1 - y) * np.log(np.maximum(1 - p, tiny))) / m
@@ -370,14 +381,39 @@ def cross_entropy_cost(a: Value, y: Any) -> Value:
 
 
 def _output_delta_rule(out: Value, g: Any) -> None:  # for σ with cross-entropy and softmax with log-likelihood
+    a, y = out._ctx  # a is the σ(zᴸ) or softmax(zᴸ) node
+    _accumulate(out._a, (a.data - y) * (g / _batch_size(out._a)))  # δᴸ = aᴸ − y
+
+
+@_graph(_output_delta_rule)
+def _output_delta_graph(out: Value, g: Value) -> None:  # through the node a = σ(zᴸ): ∂δᴸ/∂zᴸ = σ′(zᴸ)
     a, y = out._ctx
-    _accumulate(out._a, (a - y) * (g / _batch_size(out._a)))  # δᴸ = aᴸ − y
+    _accumulate(out._a, (a - y) * (g / _batch_size(out._a)))
+
+
+@_tangent(_output_delta_rule)
+def _output_delta_tangent(out: Value, tz: Any) -> float:
+    a, y = out._ctx
+    return float(np.vdot(a.data - y, tz)) / _batch_size(out._a)
 
 
 def _cross_entropy_rule(out: Value, g: Any) -> None:
     a, y = out._a.data, out._ctx
     curvature = np.maximum(a * (1 - a), np.finfo(a.dtype).tiny)  # floored like the logs in the cost
     _accumulate(out._a, (a - y) / curvature * (g / _batch_size(out._a)))
+
+
+@_graph(_cross_entropy_rule)
+def _cross_entropy_graph(out: Value, g: Value) -> None:  # without the floor: exact where a(1 − a) > 0
+    a, y = out._a, out._ctx
+    _accumulate(a, (a - y) / (a * (1.0 - a)) * (g / _batch_size(a)))
+
+
+@_tangent(_cross_entropy_rule)
+def _cross_entropy_tangent(out: Value, ta: Any) -> float:
+    a, y = out._a.data, out._ctx
+    curvature = np.maximum(a * (1 - a), np.finfo(a.dtype).tiny)
+    return float(np.vdot((a - y) / curvature, ta)) / _batch_size(out._a)
 
 
 def log_likelihood_cost(a: Value, y: Any) -> Value:
@@ -388,7 +424,7 @@ def log_likelihood_cost(a: Value, y: Any) -> Value:
         z = a._a.data
         shifted = z - z.max(axis=-1, keepdims=True)
         log_a = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        return _node(-float(np.sum(y * log_a)) / m, _output_delta_rule, a._a, ctx=(a.data, y))
+        return _node(-float(np.sum(y * log_a)) / m, _output_delta_rule, a._a, ctx=(a, y))
     p = np.asarray(a.data)
     value = -np.sum(y * np.log(np.maximum(p, np.finfo(p.dtype).tiny))) / m
     return _node(float(value), _log_likelihood_rule, a, ctx=y)
@@ -397,6 +433,18 @@ def log_likelihood_cost(a: Value, y: Any) -> Value:
 def _log_likelihood_rule(out: Value, g: Any) -> None:
     a = out._a.data
     _accumulate(out._a, -out._ctx / np.maximum(a, np.finfo(a.dtype).tiny) * (g / _batch_size(out._a)))
+
+
+@_graph(_log_likelihood_rule)
+def _log_likelihood_graph(out: Value, g: Value) -> None:  # without the floor: exact where a > 0
+    a = out._a
+    _accumulate(a, -out._ctx / a * (g / _batch_size(a)))
+
+
+@_tangent(_log_likelihood_rule)
+def _log_likelihood_tangent(out: Value, ta: Any) -> float:
+    a = out._a.data
+    return float(np.vdot(-out._ctx / np.maximum(a, np.finfo(a.dtype).tiny), ta)) / _batch_size(out._a)
 
 
 _quadratic_rule.symbol = "quadratic cost"
