@@ -5,22 +5,30 @@
 - `nn`: `MLP` (one node per layer), `ScalarMLP` (one node per weight) and the quadratic,
   cross-entropy and log-likelihood costs; `optim.SGD`: mini-batch gradient descent (eq. 20–21).
 - `backprop`: the closed-form equations BP1–BP4 in numpy; `compare_gradients` checks autodiff against
-  them and against finite differences; `gradcheck` checks any function against finite differences.
+  them and against finite differences; `gradcheck` checks any function against finite differences,
+  `gradgradcheck` its second derivatives.
+- `backward(create_graph=True)` differentiates gradients again; `functional`: vjp, jvp (forward mode), hvp,
+  hessian; `Function`: user-defined ops with their own derivative (torch.autograd.Function style).
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop and model files; `perceptron`: chapter 1's NAND perceptron and adder.
 """
-from . import backprop, data, nn, optim, perceptron, train
+from . import backprop, data, functional, nn, optim, perceptron, train
 from .compare import compare_gradients
-from .engine import Value, detect_anomaly, linear, no_grad
-from .gradcheck import gradcheck
+from .engine import Value, detect_anomaly, enable_grad, linear, no_grad
+from .function import Function
+from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
+           "Function",
            "Value",
            "backprop",
            "compare_gradients",
            "data",
            "detect_anomaly",
+           "enable_grad",
+           "functional",
            "gradcheck",
+           "gradgradcheck",
            "linear",
            "nn",
            "no_grad",

@@ -273,7 +273,8 @@ class Value:
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
         if type(self.data) is float:
-            grad = "" if self.grad is None else f", grad={self.grad:.6g}"
+            g = self.grad.data if type(self.grad) is Value else self.grad
+            grad = "" if g is None else f", grad={g:.6g}"
             return f"Value({self.data:.6g}{grad}{name})"
         grad = "" if self.grad is None else ", grad=…"
         return f"Value(shape={self.data.shape}, dtype={self.data.dtype}{grad}{name})"
