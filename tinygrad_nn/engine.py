@@ -167,6 +167,11 @@ def _lift(x: Any) -> Value:
         c.data, c.grad, c.name, c.requires_grad = float(x), None, None, False
         c._rule = c._a = c._b = c._c = c._ctx = None
         return c
+    if type(x) is np.ndarray and x.dtype.kind == "f":  # a float array needs no conversion: no __init__ either
+        c = _new(Value)
+        c.data, c.grad, c.name, c.requires_grad = x, None, None, False
+        c._rule = c._a = c._b = c._c = c._ctx = None
+        return c
     return Value(x, requires_grad=False)
 
 
@@ -553,7 +558,13 @@ class Value:
     @_backward("σ")
     def _sigmoid_rule(out: Value, g: Any) -> None:  # σ′(z) = σ(z)(1 − σ(z)): finite, even where σ saturates
         s = out.data
-        _accumulate(out._a, g * s * (1.0 - s))
+        if type(s) is float:
+            _accumulate(out._a, g * s * (1.0 - s))
+            return
+        d = np.subtract(1.0, s)  # one new array, then in place: g ⊙ s ⊙ (1 − s)
+        d *= s
+        d *= g
+        _accumulate(out._a, d)
 
     @_graph(_sigmoid_rule)
     def _sigmoid_graph(out: Value, g: Value) -> None:
@@ -913,10 +924,12 @@ def _kept_shape(x: np.ndarray, axis: Any) -> tuple:
 def _sigmoid(z: Any) -> Any:
     if type(z) is float:
         return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    if z.ndim == 0:
+        with np.errstate(over="ignore"):
+            return np.asarray(1.0 / (1.0 + np.exp(-z)))
+    e = np.negative(z)
     with np.errstate(over="ignore"):
-        e = np.exp(-z)
-    if type(e) is not np.ndarray:  # a 0-d input gives a numpy scalar
-        return np.asarray(1.0 / (1.0 + e))
+        np.exp(e, out=e)
     e += 1.0
     return np.reciprocal(e, out=e)
 
