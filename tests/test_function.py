@@ -233,3 +233,17 @@ def test_forward_mode_needs_a_jvp_rule():
         functional.jvp(lambda v: Softplus.apply(v), x, np.ones(2))
     _, jv = functional.jvp(lambda v: DifferentiableSoftplus.apply(v * 2.0), x, np.ones(2))
     np.testing.assert_allclose(jv, 2 / (1 + np.exp(-2 * x)), rtol=1e-12)
+
+
+def test_the_readme_examples_run():
+    """The README's sections on higher orders and on custom ops, executed as written."""
+    import re
+    from pathlib import Path
+    text = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    section = text[text.index("### Higher-order derivatives"):text.index("## Nielsen's network, and BP1")]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 2
+    for block in blocks:
+        namespace: dict = {}
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 -- our own README
+    assert namespace["Softplus"].apply(namespace["W"]).op == "Softplus"

@@ -88,7 +88,8 @@ class Function:
             data = engine._as_data(data)
         except TypeError as exc:
             raise TypeError(f"{name}.forward must return a float or an array of floats: {exc}") from None
-        first, second, third = (needing + [None, None, None])[:3] if needing else (inputs[0], None, None)
+        slots = list(inputs) if len(inputs) <= 3 else needing or [inputs[0]]  # the graph's edges (drawn)
+        first, second, third = (slots + [None, None])[:3]
         return _node(data, cls._rule, first, second, third, ctx=(ctx, inputs))
 
 
