@@ -181,7 +181,7 @@ class MLP(Module):
         last = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
             z = layer(a)
-            if l == 0 and not math.isfinite(np.sum(z.data)):  # NaN/inf in x reach z: check x only then
+            if l == 0 and not math.isfinite(z.data.sum()):  # NaN/inf in x reach z: check x only then
                 self._check_finite(x)
             a = ACTIVATIONS[self.output_activation if l == last else self.activation](z)
             z.name, a.name = f"z{l + 2}", f"a{l + 2}"  # the book numbers the input layer 1
