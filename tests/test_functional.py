@@ -168,3 +168,19 @@ def test_gradgradcheck_rejects_bad_arguments():
         gradgradcheck(lambda x: x, Value(np.ones(2, dtype=np.float32)))
     with pytest.raises(ValueError, match="eps must be a positive"):
         gradgradcheck(lambda x: x, Value(1.0), eps=0)
+
+
+def test_the_functional_api_leaves_no_reference_cycles():
+    """create_graph makes cycles (a .grad graph refers back to its node); hvp and hessian break them."""
+    import gc
+    f = FUNCTIONS["mlp_quadratic"]
+    x, v = np.linspace(-1, 1, 4), np.ones(4)
+    functional.hvp(f, x, v)  # warm-up: imports and caches
+    gc.collect()
+    gc.disable()
+    try:
+        functional.hvp(f, x, v)
+        functional.hessian(f, x)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -805,7 +805,8 @@ class Value:
 
         With ``create_graph=True`` (as in PyTorch) every gradient written is itself a `Value`, computed by
         each op's ``graph`` rule in Value ops, so it can be differentiated again (Hessian-vector products,
-        gradient penalties), to any order. The default writes plain floats and arrays.
+        gradient penalties), to any order. The default writes plain floats and arrays. As in PyTorch, such a
+        gradient refers back to its node (a reference cycle): set ``.grad = None`` when done with it.
 
         Every node keeps its gradient (read `z.grad` as δ = ∂C/∂z). Intermediate gradients are recomputed
         on each call; leaf gradients accumulate across calls until zeroed, as in PyTorch. To save copies,

@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, _as_data, _shape, enable_grad, forward_tangents
+from .engine import (
+    Value,
+    _as_data,
+    _shape,
+    _topological_order,
+    enable_grad,
+    forward_tangents,
+)
 
 __all__ = ["hessian", "hvp", "jvp", "vjp"]
 
@@ -44,6 +51,16 @@ def _result(leaf: Value) -> Any:
     if g is None:  # f does not depend on x
         return 0.0 if type(leaf.data) is float else np.zeros_like(leaf.data)
     return g.data if isinstance(g, Value) else g
+
+
+def _release(out: Value, leaf: Value) -> Any:
+    """x's gradient as plain data; then every gradient of the graph is forgotten, which breaks the reference
+    cycles that create_graph makes (a node's .grad is a graph that refers back to the node)."""
+    result = _result(leaf)
+    if out._a is not None:
+        _topological_order(out)  # clears the .grad of every node above the leaves
+    leaf.grad = None
+    return result
 
 
 def _scalar(where: str, out: Value) -> None:
@@ -84,7 +101,7 @@ def hvp(f: Callable[[Value], Value], x: Any, v: Any) -> tuple[Any, Any]:
         leaf.grad = None
         if isinstance(grad, Value) and grad.requires_grad:
             (grad * v).sum().backward()
-    return out.data, _result(leaf)
+    return out.data, _release(out, leaf)
 
 
 def hessian(f: Callable[[Value], Value], x: Any) -> np.ndarray:
@@ -105,4 +122,5 @@ def hessian(f: Callable[[Value], Value], x: Any) -> np.ndarray:
                     leaf.grad = None
                     (flat[i] if shape else flat).backward()
                     rows[i] = np.ravel(_result(leaf))
+            _release(out, leaf)
     return rows.reshape(shape + shape)
