@@ -247,3 +247,15 @@ def test_the_readme_examples_run():
         namespace: dict = {}
         exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 -- our own README
     assert namespace["Softplus"].apply(namespace["W"]).op == "Softplus"
+
+
+def test_a_backward_graph_returning_plain_arrays_is_refused():
+    class Frozen(Softplus):
+        @staticmethod
+        def backward_graph(ctx, grad_output, x):
+            z, = ctx.saved_tensors
+            return grad_output.data / (1.0 + np.exp(-z))  # numbers, not Values: no second derivative
+
+    x = Value(np.array([0.3, -1.2]))
+    with pytest.raises(TypeError, match=r"Frozen.backward_graph: the gradient for input 0 must be a Value"):
+        Frozen.apply(x).sum().backward(create_graph=True)

@@ -105,6 +105,9 @@ def test_functions_that_do_not_depend_on_x_have_zero_derivatives():
     assert functional.hvp(lambda x: x.sum() * 2.0, np.ones(3), np.ones(3))[1].tolist() == [0.0, 0.0, 0.0]
     assert functional.hessian(lambda x: Value(1.0) + 0.0 * x.sum(), np.ones(2)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
     assert functional.jvp(lambda x: Value(np.ones(2)) * 1.0, np.ones(3), np.ones(3))[1].tolist() == [0.0, 0.0]
+    assert functional.jvp(lambda x: Value(2.0, requires_grad=False), np.ones(3), np.ones(3))[1] == 0.0
+    assert functional.vjp(lambda x: Value(2.0, requires_grad=False), np.ones(3))[1].tolist() == [0.0, 0.0, 0.0]
+    np.testing.assert_array_equal(functional.jvp(lambda x: x, np.ones(3), np.arange(3.0))[1], [0.0, 1.0, 2.0])
 
 
 def test_the_functional_api_works_inside_no_grad():

@@ -262,3 +262,22 @@ def test_detect_anomaly_works_with_create_graph():
     x = Value(np.array([0.0, 1.0]))
     with detect_anomaly(), pytest.raises(FloatingPointError, match="log"):
         x.log().sum().backward(create_graph=True)
+
+
+def test_sgd_steps_with_gradients_written_by_create_graph():
+    """A gradient penalty: C + ‖∂C/∂w‖², trained with create_graph; SGD uses the gradients' values."""
+    from tinygrad_nn import optim
+    w, s = Value(np.array([0.5, -0.3])), Value(0.2)
+    opt = optim.SGD([w, s], lr=0.1)
+    x = np.array([1.0, 2.0])
+    loss = ((x @ w) * s).tanh()
+    loss.backward(create_graph=True)
+    penalty = (w.grad * w.grad).sum() + s.grad * s.grad
+    grads = [w.grad.data.copy(), s.grad.data]
+    opt.zero_grad()
+    (loss + penalty).backward(create_graph=True)
+    expected = w.data - 0.1 * w.grad.data, s.data - 0.1 * s.grad.data
+    assert not np.allclose(w.grad.data, grads[0])  # the penalty's second derivatives are in there
+    opt.step()
+    np.testing.assert_allclose(w.data, expected[0], rtol=1e-15)
+    assert s.data == expected[1]

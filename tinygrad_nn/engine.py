@@ -873,8 +873,10 @@ def forward_tangents(root: Value, tangents: dict[Value, Any]) -> Any:
     """Forward mode: push the tangents given for some leaves (a dict leaf → array or float, shaped like the
     leaf) through root's graph, op by op in the order the ops ran, with each op's ``tangent`` rule; returns
     ∂root along them (the Jacobian-vector product J t). No reverse pass is made."""
-    if root._a is None:
-        return tangents.get(root)
+    zero = 0.0 if type(root.data) is float else np.zeros_like(root.data)
+    if root._a is None:  # a leaf or a constant
+        t = tangents.get(root)
+        return zero if t is None else t
     tangent = dict(tangents)
     for node in _topological_order(root):
         inputs = [tangent.get(p) for p in node._prev]
@@ -890,7 +892,8 @@ def forward_tangents(root: Value, tangents: dict[Value, Any]) -> Any:
         elif np.shape(t) != shape:
             t = np.broadcast_to(t, shape).copy()
         tangent[node] = t
-    return tangent.get(root, 0.0 if type(root.data) is float else np.zeros_like(root.data))
+    t = tangent.get(root)
+    return zero if t is None else t
 
 
 # ---- numerics shared by the ops above ---------------------------------------------------------------

@@ -134,8 +134,9 @@ def _accumulate_all(name: str, inputs: tuple, grads: Any, method: str, as_value:
     for i, (v, g) in enumerate(zip(inputs, grads)):
         if g is None or not v.requires_grad:
             continue
-        if as_value and not isinstance(g, Value):
-            g = Value(g, requires_grad=False)
+        if as_value and not isinstance(g, Value):  # a constant would silently drop the second derivative
+            raise TypeError(f"{name}.{method}: the gradient for input {i} must be a Value computed from "
+                            f"grad_output and the inputs with Value ops, got {type(g).__name__}")
         _accumulate(v, _check_gradient(name, method, f"input {i}", v, g))
 
 
