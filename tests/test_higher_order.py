@@ -281,3 +281,17 @@ def test_sgd_steps_with_gradients_written_by_create_graph():
     opt.step()
     np.testing.assert_allclose(w.data, expected[0], rtol=1e-15)
     assert s.data == expected[1]
+
+
+def test_drawings_show_create_graph_gradients_and_the_gradients_own_graph():
+    viz = pytest.importorskip("viz")
+    x = Value(np.array([0.5, -1.0]), name="x")
+    y = (x.sigmoid() * x).sum()
+    y.backward(create_graph=True)
+    assert "grad (2) · mean 0.4061" in viz.draw_graph(y).source  # ∂y/∂x = σ + xσ′, its mean
+    source = viz.draw_graph(x.grad).source  # the gradient is a graph itself: σ, ×, − and + nodes
+    assert all(op in source for op in ("σ", "×", "−", "+"))
+    net = nn.MLP([4, 3, 2], seed=0)
+    zs, acts = net.feedforward(np.random.default_rng(0).random((5, 4)))
+    nn.quadratic_cost(acts[-1], np.array([0, 1, 1, 0, 1])).backward(create_graph=True)
+    assert "δ" in viz.draw_network(net, show_delta=True, zs=zs).source

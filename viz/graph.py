@@ -357,7 +357,7 @@ def _draw_values(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir: st
         if show_data:
             fields.append("data " + S.fmt_array(v.data))
         if show_grad and v.grad is not None:
-            fields.append("grad " + S.fmt_array(v.grad))
+            fields.append("grad " + S.fmt_array(getattr(v.grad, "data", v.grad)))  # a Value after create_graph
         fill = _value_fill(i == tr.root, tr.is_param[i], tr.is_const[i])
         dot.node(f"v{i}", _record(fields, rankdir), shape="Mrecord", style="filled", fillcolor=fill)
         fills.add(fill)
