@@ -7,8 +7,9 @@
 - `backprop`: the closed-form equations BP1–BP4 in numpy; `compare_gradients` checks autodiff against
   them and against finite differences; `gradcheck` checks any function against finite differences,
   `gradgradcheck` its second derivatives.
-- `backward(create_graph=True)` differentiates gradients again; `functional`: vjp, jvp (forward mode), hvp,
-  hessian; `Function`: user-defined ops with their own derivative (torch.autograd.Function style).
+- `backward(create_graph=True)` writes gradients that can be differentiated again (`enable_grad()` builds
+  graphs inside `no_grad()`); `functional`: vjp, jvp (forward mode), hvp, hessian; `Function`: user-defined
+  ops with their own derivative (torch.autograd.Function style).
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop and model files; `perceptron`: chapter 1's NAND perceptron and adder.
 """
