@@ -325,15 +325,29 @@ def _targets(a: Value, y: Any, cost: str) -> np.ndarray:
         return y.astype(a.dtype, copy=False)
     if y.dtype.kind in "iu" and len(shape) >= 1 and y.shape == shape[:-1]:
         k = shape[-1]
+        if y.size and np.minimum.reduce(y, axis=None) >= 0:
+            try:
+                return _identity(k, a.dtype)[y]  # row y of the identity: the one-hot target, in one take
+            except IndexError:
+                pass
         labels = y.reshape(-1)
-        if labels.size and (np.minimum.reduce(labels) < 0 or np.maximum.reduce(labels) >= k):
-            bad = labels[(labels < 0) | (labels >= k)][0]
-            raise ValueError(f"{cost}: label {bad} is out of range for {k} output neurons")
-        onehot = np.zeros(shape, dtype=a.dtype)
-        onehot.reshape(-1, k)[np.arange(labels.size), labels] = 1.0
-        return onehot
+        bad = labels[(labels < 0) | (labels >= k)]
+        if bad.size:
+            raise ValueError(f"{cost}: label {bad[0]} is out of range for {k} output neurons")
+        return np.zeros(shape, dtype=a.dtype)  # no examples
     raise ValueError(f"{cost}: targets of shape {y.shape} (dtype {y.dtype}) do not match outputs of shape {shape}; "
                      f"expected {shape} (one-hot) or {shape[:-1]} (integer labels)")
+
+
+_IDENTITIES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def _identity(k: int, dtype: np.dtype) -> np.ndarray:
+    """The k × k identity in `dtype`, made once (its rows are the one-hot targets)."""
+    eye = _IDENTITIES.get((k, dtype))
+    if eye is None:
+        eye = _IDENTITIES[(k, dtype)] = np.eye(k, dtype=dtype)
+    return eye
 
 
 def _batch_size(a: Value) -> int:
