@@ -561,9 +561,8 @@ class Value:
         if type(s) is float:
             _accumulate(out._a, g * s * (1.0 - s))
             return
-        d = np.subtract(1.0, s)  # one new array, then in place: g ⊙ s ⊙ (1 − s)
-        d *= s
-        d *= g
+        d = np.subtract(1.0, s)  # (g ⊙ s) ⊙ (1 − s), rounded as written, with two new arrays instead of three
+        d *= g * s
         _accumulate(out._a, d)
 
     @_graph(_sigmoid_rule)

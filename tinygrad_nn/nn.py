@@ -181,7 +181,7 @@ class MLP(Module):
         last = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
             z = layer(a)
-            if l == 0 and not math.isfinite(z.data.sum()):  # NaN/inf in x reach z: check x only then
+            if l == 0 and not math.isfinite(z.data[..., 0].sum()):  # see _input
                 self._check_finite(x)
             a = ACTIVATIONS[self.output_activation if l == last else self.activation](z)
             z.name, a.name = f"z{l + 2}", f"a{l + 2}"  # the book numbers the input layer 1
@@ -207,7 +207,9 @@ class MLP(Module):
 
     def _input(self, x: Any) -> Value:
         """The input as a constant Value in the network's dtype, its shape checked. Its values are checked
-        for NaN/inf through the first layer's z (far fewer numbers than x: no extra pass over the batch)."""
+        for NaN/inf after the first layer, through one neuron's z = Σₖ xₖ wₖ + b per example: a NaN or inf
+        xₖ makes that sum NaN or inf whatever wₖ is (inf·0 is NaN), so m numbers stand for the m × n_in of x;
+        only when the sum is not finite is x searched (and a mere overflow passes)."""
         if not isinstance(x, Value):
             dtype = self.layers[0].weight.data.dtype
             if type(x) is np.ndarray and x.dtype == dtype:  # the common case: wrap without copying or checks
