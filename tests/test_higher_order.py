@@ -199,6 +199,8 @@ def test_relu_and_max_have_zero_second_derivative():
     g = x.grad
     np.testing.assert_array_equal(g.data, [0.0, 3.0, 6.0])
     assert not g.requires_grad  # a gradient that does not depend on x is a constant Value
+    with pytest.raises(RuntimeError, match="does not depend on any input: its derivative is 0"):
+        g.sum().backward()
     _, hv = functional.hvp(lambda v: v.relu().sum() * 3.0 + v.max(), x.data, np.ones(3))
     np.testing.assert_array_equal(hv, np.zeros(3))
 

@@ -813,7 +813,9 @@ class Value:
         read-only, and forget it with `zero_grad()` rather than writing zeros into it.
         """
         if not self.requires_grad:
-            raise RuntimeError("backward: this Value does not require a gradient (a constant, or made under no_grad())")
+            raise RuntimeError("backward: this Value does not require a gradient (a constant, made under no_grad(), "
+                               "or a gradient from create_graph that does not depend on any input: its "
+                               "derivative is 0)")
         if create_graph:
             _backward_create_graph(self, grad)
             return
