@@ -1,7 +1,7 @@
 """Chapter 2's question, measured: "in what sense is backpropagation a fast algorithm?"
 
     python benchmarks/forward_vs_reverse.py               # 2,000 random parameters of the 23,860 (a few s)
-    python benchmarks/forward_vs_reverse.py --params all  # every parameter (~15 s)
+    python benchmarks/forward_vs_reverse.py --params all  # every parameter (~5 s more)
 
 The full gradient of the quadratic cost of an `MLP([784, 30, 10])` on one mini-batch of m = 10 real images
 (the embedded 8×8 digits, each pixel drawn as a 3×3 block on a 28×28 canvas: 784 inputs), three ways:
