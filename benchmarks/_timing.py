@@ -50,6 +50,7 @@ __all__ = [
     "clock",
     "fmt_ratio",
     "fmt_us",
+    "load_revision",
     "median",
     "minor_faults",
     "paired_blocks",
@@ -164,6 +165,24 @@ def paired_blocks(candidates: dict[str, Callable[[], object]], blocks: int, n: i
             result.per_call[name].append(seconds)
             result.faults[name].append(faults)
     return result
+
+
+def load_revision(rev: str) -> object:
+    """The `tinygrad_nn` package as it was at git revision `rev`, imported beside the working tree's under the
+    name ``tinygrad_nn_before`` (its imports are relative), to time "before" and "after" in the same run."""
+    import importlib
+    import subprocess
+    import tempfile
+    root = Path(tempfile.mkdtemp(prefix="tinygrad_nn_before_"))
+    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", rev, "tinygrad_nn"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    (root / "tinygrad_nn").rename(root / "tinygrad_nn_before")
+    sys.path.insert(0, str(root))
+    try:
+        return importlib.import_module("tinygrad_nn_before")
+    finally:
+        sys.path.remove(str(root))
 
 
 # ---- formatting ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
     python benchmarks/scalar_graph.py            # 7 alternating blocks of ~0.25 s per side
     python benchmarks/scalar_graph.py --quick    # 3 blocks of ~0.05 s
+    python benchmarks/scalar_graph.py --before 59859b0   # also the engine as it was at that git revision
 
 Network: [2, 16, 16, 1] with ReLU hidden layers and a linear output, one scalar Value per weight —
 `tinygrad_nn.nn.ScalarMLP(..., activation="relu", output_activation="identity")` against
@@ -16,7 +17,7 @@ as plain Python floats. One step is exactly micrograd's demo loop, run by the sa
 The project's update is `optim.SGD.step()` (with `lr` set each step), micrograd's the demo's loop.
 gc stays enabled (micrograd's graph is full of reference cycles; collecting them is part of its cost);
 an untimed gc.collect() runs before each block. Printed: ms per step for each, the ratio
-project / micrograd (target ≤ 0.3, aim ≤ 0.15), the graph's node count per step and ns per node;
+project / micrograd (target ≤ 0.1), the graph's node count per step and ns per node;
 then, as a diagnostic, the same with gc disabled, and the share of each engine's step spent in gc.
 micrograd is the `bench` extra (`pip install micrograd==0.1.0`); without it only the project runs.
 """
@@ -35,7 +36,8 @@ from typing import Any
 import _timing
 import numpy as np
 
-from tinygrad_nn import nn, optim
+import tinygrad_nn
+from tinygrad_nn import nn
 
 try:
     import micrograd.engine
@@ -74,8 +76,8 @@ def lr_at(k: int) -> float:
     return 1.0 - 0.9 * (k % 100) / 100
 
 
-def project_model() -> nn.ScalarMLP:
-    return nn.ScalarMLP(SIZES, activation="relu", output_activation="identity", seed=SEED)
+def project_model(package: Any = None) -> nn.ScalarMLP:
+    return (package or tinygrad_nn).nn.ScalarMLP(SIZES, activation="relu", output_activation="identity", seed=SEED)
 
 
 def micrograd_model(like: nn.ScalarMLP) -> Any:
@@ -89,9 +91,9 @@ def micrograd_model(like: nn.ScalarMLP) -> Any:
     return model
 
 
-def project_step(net: nn.ScalarMLP, X: list, y: list) -> Callable[[], Any]:
+def project_step(net: nn.ScalarMLP, X: list, y: list, package: Any = None) -> Callable[[], Any]:
     params = net.parameters()
-    opt = optim.SGD(params, lr=1.0)
+    opt = (package or tinygrad_nn).optim.SGD(params, lr=1.0)
     score = lambda x: net(x)[0]
     k = 0
 
@@ -144,8 +146,12 @@ def micrograd_children(v: Any) -> Iterable[Any]:
 
 
 def main() -> None:
-    args = _timing.base_parser(__doc__).parse_args()
+    parser = _timing.base_parser(__doc__)
+    parser.add_argument("--before", metavar="REV", default=None,
+                        help="also time tinygrad_nn as it was at this git revision, in the same blocks")
+    args = parser.parse_args()
     blocks, seconds = _timing.block_settings(args)
+    before = _timing.load_revision(args.before) if args.before else None
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))  # micrograd's backward recurses
     _timing.print_environment()
     X, y = make_moons()
@@ -169,6 +175,10 @@ def main() -> None:
               f"all {len(model.parameters())} weights after one step)")
         candidates["micrograd"] = micrograd_step(micrograd_model(net), X, y)
         nodes["micrograd"] = count_nodes(candidates["micrograd"](), micrograd_children)
+    if before is not None:
+        print(f"before: tinygrad_nn at git revision {args.before}")
+        candidates["before"] = project_step(project_model(before), X, y, package=before)
+        nodes["before"] = count_nodes(candidates["before"](), project_children)
 
     n = _timing.calibrate(list(candidates.values()), seconds)
     print(f"{blocks} alternating blocks of {n} steps per side; ms = median over blocks of ms/step")
@@ -178,7 +188,9 @@ def main() -> None:
     print(f"(project: {grad_nodes:,} of its {nodes['project']:,} nodes need a gradient; constants that enter "
           f"an op are nodes too)")
     if "micrograd" in candidates:
-        print("ratio project/micrograd: " + _timing.verdict(res.ratio("project", "micrograd")[0], 0.3, 0.15))
+        print("ratio project/micrograd: " + _timing.verdict(res.ratio("project", "micrograd")[0], 0.1))
+    if before is not None:
+        print(f"ratio project/before: {_timing.fmt_ratio(res.ratio('project', 'before'))}")
     # diagnostic: how much of each engine's time is the cyclic garbage collector
     gc.disable()
     try:

@@ -7,19 +7,24 @@
 - `backprop`: the closed-form equations BP1–BP4 in numpy; `compare_gradients` checks autodiff against
   them and against finite differences (in Jupyter its report shows as a table); `book_deltas` gives the
   book's per-example δˡ_x (the engine's ``z.grad`` under the mean cost is δˡ_x/m per row); `gradcheck`
-  checks any function against finite differences.
+  checks any function against finite differences, `gradgradcheck` its second derivatives.
+- `backward(create_graph=True)` writes gradients that can be differentiated again (`enable_grad()` builds
+  graphs inside `no_grad()`); `functional`: vjp, jvp (forward mode), hvp, hessian; `Function`: user-defined
+  ops with their own derivative (torch.autograd.Function style).
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop (recording each layer's learning speed, ch. 5), model and history files; `plot.plot_history`:
   training curves (needs matplotlib, the `plot` extra); `perceptron`: chapter 1's NAND perceptron and adder.
 - `__version__`: the version in pyproject.toml (from the installed metadata, or the source tree's file).
 """
-from . import backprop, data, nn, optim, perceptron, plot, train
+from . import backprop, data, functional, nn, optim, perceptron, plot, train
 from ._version import __version__
 from .compare import book_deltas, compare_gradients
-from .engine import Value, detect_anomaly, linear, no_grad
-from .gradcheck import gradcheck
+from .engine import Value, detect_anomaly, enable_grad, linear, no_grad
+from .function import Function
+from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
+           "Function",
            "Value",
            "__version__",
            "backprop",
@@ -27,7 +32,10 @@ __all__ = [
            "compare_gradients",
            "data",
            "detect_anomaly",
+           "enable_grad",
+           "functional",
            "gradcheck",
+           "gradgradcheck",
            "linear",
            "nn",
            "no_grad",

@@ -11,6 +11,11 @@ Design choices that keep it fast and exact:
 * constants (raw numbers, arrays, ``Value(x, requires_grad=False)``) get no gradient work at all, and a
   node none of whose inputs needs a gradient does not even keep its inputs;
 * scalars stay Python floats and use ``math``; tensors use numpy and keep their dtype (float32 stays float32).
+
+Higher orders and forward mode: below each numpy rule sit two more, the same derivative written with
+Value ops (``graph``: used by ``backward(create_graph=True)``, so the gradients it writes are graphs that can
+be differentiated again) and the op's tangent rule (``tangent``: forward mode, used by `forward_tangents`
+and `tinygrad_nn.functional.jvp`). The plain path never looks at them, so first order costs what it did.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Value", "detect_anomaly", "is_grad_enabled", "linear", "no_grad"]
+__all__ = ["Value", "detect_anomaly", "enable_grad", "forward_tangents", "is_grad_enabled", "linear", "no_grad"]
 
 _grad_enabled = True
 _anomaly = False
@@ -32,6 +37,17 @@ def no_grad() -> Iterator[None]:
     """Within this block operations build no graph: outputs are constants (for evaluation and updates)."""
     global _grad_enabled
     saved, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = saved
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Build graphs again inside a `no_grad()` block (gradgradcheck evaluates gradients this way)."""
+    global _grad_enabled
+    saved, _grad_enabled = _grad_enabled, True
     try:
         yield
     finally:
@@ -83,6 +99,8 @@ def _shape(data: Any) -> tuple:
 
 def _sum_to(g: Any, data: Any) -> Any:
     """Sum a gradient back to the shape of `data`: the derivative of a broadcast is a sum."""
+    if type(g) is Value:
+        return _sum_value_to(g, data)
     if type(data) is float:
         return float(np.sum(g))
     g = np.asarray(g)
@@ -99,10 +117,23 @@ def _accumulate(v: Value, g: Any) -> None:
     d = v.data
     if type(d) is float:
         if type(g) is not float:
-            g = float(np.sum(g))
+            g = _sum_value_to(g, d) if type(g) is Value else float(np.sum(g))
     elif type(g) is not np.ndarray or g.shape != d.shape or g.dtype != d.dtype:
         g = _sum_to(g, d)
     v.grad = g if v.grad is None else v.grad + g
+
+
+def _sum_value_to(g: Value, data: Any) -> Value:
+    """`_sum_to` in Value ops (create_graph): the sum over broadcast dimensions stays differentiable."""
+    if type(data) is float:
+        return g if type(g.data) is float else g.sum()
+    shape, gshape = data.shape, g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(max(lead, 0))) + tuple(i + lead for i, n in enumerate(shape)
+                                              if lead >= 0 and n == 1 and gshape[i + lead] != 1)
+    return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(shape)
 
 
 def _node(data: Any, rule: Callable, a: Value, b: Value | None = None, c: Value | None = None,
@@ -136,6 +167,11 @@ def _lift(x: Any) -> Value:
         c.data, c.grad, c.name, c.requires_grad = float(x), None, None, False
         c._rule = c._a = c._b = c._c = c._ctx = None
         return c
+    if type(x) is np.ndarray and x.dtype.kind == "f":  # a float array needs no conversion: no __init__ either
+        c = _new(Value)
+        c.data, c.grad, c.name, c.requires_grad = x, None, None, False
+        c._rule = c._a = c._b = c._c = c._ctx = None
+        return c
     return Value(x, requires_grad=False)
 
 
@@ -159,6 +195,30 @@ def _backward(symbol: str) -> Callable:
         rule.symbol = symbol
         return staticmethod(rule)
     return mark
+
+
+def _graph(rule: Any) -> Callable:
+    """Attach to `rule` its create_graph twin: the same derivative computed with Value ops."""
+    def mark(fn: Callable) -> Any:
+        fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+        (rule.__func__ if isinstance(rule, staticmethod) else rule).graph = fn
+        return staticmethod(fn) if isinstance(rule, staticmethod) else fn
+    return mark
+
+
+def _tangent(rule: Any) -> Callable:
+    """Attach to `rule` the op's forward-mode rule ``tangent(out, ta, tb, tc) → ∂out`` (numpy; an input's
+    tangent is None where it is zero)."""
+    def mark(fn: Callable) -> Any:
+        fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+        (rule.__func__ if isinstance(rule, staticmethod) else rule).tangent = fn
+        return staticmethod(fn) if isinstance(rule, staticmethod) else fn
+    return mark
+
+
+def _plus(x: Any, y: Any) -> Any:
+    """x + y where None stands for a zero tangent."""
+    return y if x is None else x if y is None else x + y
 
 
 class Value:
@@ -218,7 +278,8 @@ class Value:
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
         if type(self.data) is float:
-            grad = "" if self.grad is None else f", grad={self.grad:.6g}"
+            g = self.grad.data if type(self.grad) is Value else self.grad
+            grad = "" if g is None else f", grad={g:.6g}"
             return f"Value({self.data:.6g}{grad}{name})"
         grad = "" if self.grad is None else ", grad=…"
         return f"Value(shape={self.data.shape}, dtype={self.data.dtype}{grad}{name})"
@@ -259,6 +320,12 @@ class Value:
         if a.requires_grad: _accumulate(a, g)
         if b.requires_grad: _accumulate(b, g)
 
+    _add_graph = _graph(_add_rule)(_add_rule)  # already written in ops that Values have
+
+    @_tangent(_add_rule)
+    def _add_tangent(out: Value, ta: Any, tb: Any) -> Any:
+        return _plus(ta, tb)
+
     def __mul__(self, other: Any) -> Value:
         other = other if type(other) is Value else _lift(other)
         try:
@@ -273,6 +340,16 @@ class Value:
         if a.requires_grad: _accumulate(a, g * b.data)
         if b.requires_grad: _accumulate(b, g * a.data)
 
+    @_graph(_mul_rule)
+    def _mul_graph(out: Value, g: Value) -> None:
+        a, b = out._a, out._b
+        if a.requires_grad: _accumulate(a, g * b)
+        if b.requires_grad: _accumulate(b, g * a)
+
+    @_tangent(_mul_rule)
+    def _mul_tangent(out: Value, ta: Any, tb: Any) -> Any:
+        return _plus(None if ta is None else ta * out._b.data, None if tb is None else out._a.data * tb)
+
     def __sub__(self, other: Any) -> Value:
         other = other if type(other) is Value else _lift(other)
         try:
@@ -286,6 +363,12 @@ class Value:
         a, b = out._a, out._b
         if a.requires_grad: _accumulate(a, g)
         if b.requires_grad: _accumulate(b, -g)
+
+    _sub_graph = _graph(_sub_rule)(_sub_rule)
+
+    @_tangent(_sub_rule)
+    def _sub_tangent(out: Value, ta: Any, tb: Any) -> Any:
+        return _plus(ta, None if tb is None else -tb)
 
     def __truediv__(self, other: Any) -> Value:
         other = other if type(other) is Value else _lift(other)
@@ -302,12 +385,29 @@ class Value:
         if a.requires_grad: _accumulate(a, g_over_b)
         if b.requires_grad: _accumulate(b, -g_over_b * out.data)
 
+    @_graph(_div_rule)
+    def _div_graph(out: Value, g: Value) -> None:
+        a, b = out._a, out._b
+        g_over_b = g / b
+        if a.requires_grad: _accumulate(a, g_over_b)
+        if b.requires_grad: _accumulate(b, -g_over_b * out)
+
+    @_tangent(_div_rule)
+    def _div_tangent(out: Value, ta: Any, tb: Any) -> Any:
+        return _divide(_plus(ta, None if tb is None else -out.data * tb), out._b.data)
+
     def __neg__(self) -> Value:
         return _node(-self.data, self._neg_rule, self)
 
     @_backward("neg")
     def _neg_rule(out: Value, g: Any) -> None:  # ∂(−a)/∂a = −1
         _accumulate(out._a, -g)
+
+    _neg_graph = _graph(_neg_rule)(_neg_rule)
+
+    @_tangent(_neg_rule)
+    def _neg_tangent(out: Value, ta: Any) -> Any:
+        return -ta
 
     def __pow__(self, other: Any) -> Value:
         other = other if type(other) is Value else _lift(other)
@@ -321,10 +421,19 @@ class Value:
     def _pow_rule(out: Value, g: Any) -> None:  # d(a^p) = p a^(p−1) da + a^p ln(a) dp
         a, p = out._a, out._b
         if a.requires_grad: _accumulate(a, g * p.data * _pow(a.data, p.data - 1.0))
-        if p.requires_grad:
-            x = a.data
-            ln = (math.log(x) if x > 0 else math.nan) if type(x) is float else np.log(np.where(x > 0, x, np.nan))
-            _accumulate(p, g * out.data * ln)
+        if p.requires_grad: _accumulate(p, g * out.data * _ln_base(a.data))
+
+    @_graph(_pow_rule)
+    def _pow_graph(out: Value, g: Value) -> None:
+        a, p = out._a, out._b
+        if a.requires_grad: _accumulate(a, g * p * a ** (p - 1.0))
+        if p.requires_grad: _accumulate(p, g * out * (a * _positive_mask(a.data)).log())
+
+    @_tangent(_pow_rule)
+    def _pow_tangent(out: Value, ta: Any, tp: Any) -> Any:
+        a, p = out._a.data, out._b.data
+        return _plus(None if ta is None else ta * p * _pow(a, p - 1.0),
+                     None if tp is None else tp * out.data * _ln_base(a))
 
     def __radd__(self, other: Any) -> Value: return _lift(other) + self
     def __rsub__(self, other: Any) -> Value: return _lift(other) - self
@@ -360,6 +469,22 @@ class Value:
         if a.requires_grad: _accumulate(a, _sum_to(G @ np.swapaxes(B2, -1, -2), A2).reshape(A.shape))
         if b.requires_grad: _accumulate(b, _sum_to(np.swapaxes(A2, -1, -2) @ G, B2).reshape(B.shape))
 
+    @_graph(_matmul_rule)
+    def _matmul_graph(out: Value, g: Value) -> None:
+        a, b = out._a, out._b
+        if a.ndim > 2 or b.ndim > 2:
+            raise NotImplementedError(f"backward(create_graph=True): op '@' supports vectors and matrices, not "
+                                      f"the batched shapes {a.shape} @ {b.shape}")
+        A = a if a.ndim == 2 else a.reshape(1, -1)  # a vector as a one-row matrix on the left ...
+        B = b if b.ndim == 2 else b.reshape(-1, 1)  # ... and as a one-column matrix on the right
+        G = g.reshape(A.shape[0], B.shape[1])
+        if a.requires_grad: _accumulate(a, (G @ B.T).reshape(a.shape))
+        if b.requires_grad: _accumulate(b, (A.T @ G).reshape(b.shape))
+
+    @_tangent(_matmul_rule)
+    def _matmul_tangent(out: Value, ta: Any, tb: Any) -> Any:
+        return _plus(None if ta is None else ta @ out._b.data, None if tb is None else out._a.data @ tb)
+
     # ---- elementwise functions ------------------------------------------------------------------
     def exp(self) -> Value:
         """eˣ; overflows to inf without a warning."""
@@ -378,6 +503,14 @@ class Value:
     def _exp_rule(out: Value, g: Any) -> None:  # (eˣ)′ = eˣ
         _accumulate(out._a, g * out.data)
 
+    @_graph(_exp_rule)
+    def _exp_graph(out: Value, g: Value) -> None:
+        _accumulate(out._a, g * out)
+
+    @_tangent(_exp_rule)
+    def _exp_tangent(out: Value, ta: Any) -> Any:
+        return ta * out.data
+
     def log(self) -> Value:
         """The natural logarithm (−inf at 0, NaN below)."""
         x = self.data
@@ -391,6 +524,14 @@ class Value:
     def _log_rule(out: Value, g: Any) -> None:  # (ln x)′ = 1/x
         _accumulate(out._a, _divide(g, out._a.data))
 
+    @_graph(_log_rule)
+    def _log_graph(out: Value, g: Value) -> None:
+        _accumulate(out._a, g / out._a)
+
+    @_tangent(_log_rule)
+    def _log_tangent(out: Value, ta: Any) -> Any:
+        return _divide(ta, out._a.data)
+
     def tanh(self) -> Value:
         """tanh(x), stable for any finite x."""
         x = self.data
@@ -401,6 +542,15 @@ class Value:
         t = out.data
         _accumulate(out._a, g * (1.0 - t * t))
 
+    @_graph(_tanh_rule)
+    def _tanh_graph(out: Value, g: Value) -> None:
+        _accumulate(out._a, g * (1.0 - out * out))
+
+    @_tangent(_tanh_rule)
+    def _tanh_tangent(out: Value, ta: Any) -> Any:
+        t = out.data
+        return ta * (1.0 - t * t)
+
     def sigmoid(self) -> Value:
         """The logistic σ(z) = 1/(1 + e^(−z)), stable for any finite z (e^(−z) may overflow to inf: σ → 0)."""
         return _node(_sigmoid(self.data), self._sigmoid_rule, self)
@@ -408,7 +558,21 @@ class Value:
     @_backward("σ")
     def _sigmoid_rule(out: Value, g: Any) -> None:  # σ′(z) = σ(z)(1 − σ(z)): finite, even where σ saturates
         s = out.data
-        _accumulate(out._a, g * s * (1.0 - s))
+        if type(s) is float:
+            _accumulate(out._a, g * s * (1.0 - s))
+            return
+        d = np.subtract(1.0, s)  # (g ⊙ s) ⊙ (1 − s), rounded as written, with two new arrays instead of three
+        d *= g * s
+        _accumulate(out._a, d)
+
+    @_graph(_sigmoid_rule)
+    def _sigmoid_graph(out: Value, g: Value) -> None:
+        _accumulate(out._a, g * out * (1.0 - out))
+
+    @_tangent(_sigmoid_rule)
+    def _sigmoid_tangent(out: Value, ta: Any) -> Any:
+        s = out.data
+        return ta * s * (1.0 - s)
 
     def relu(self) -> Value:
         """max(x, 0); its derivative at 0 is taken as 0."""
@@ -420,6 +584,16 @@ class Value:
         x = out._a.data
         _accumulate(out._a, (g if x > 0 else 0.0) if type(x) is float else g * (x > 0))
 
+    @_graph(_relu_rule)
+    def _relu_graph(out: Value, g: Value) -> None:  # g ⊙ a constant mask: relu″ = 0
+        x = out._a.data
+        _accumulate(out._a, g * (float(x > 0) if type(x) is float else (x > 0).astype(x.dtype)))
+
+    @_tangent(_relu_rule)
+    def _relu_tangent(out: Value, ta: Any) -> Any:
+        x = out._a.data
+        return (ta if x > 0 else 0.0) if type(x) is float else ta * (x > 0)
+
     def step(self) -> Value:
         """The perceptron's threshold: 1 where z > 0, else 0. It has no useful derivative (see backward)."""
         x = self.data
@@ -429,6 +603,9 @@ class Value:
     def _step_rule(out: Value, g: Any) -> None:
         raise RuntimeError("backward: the perceptron's step function has derivative 0 almost everywhere, so no "
                            "gradient flows through it; use sigmoid (Nielsen ch. 1) to learn by gradient descent")
+
+    _step_graph = _graph(_step_rule)(_step_rule)
+    _step_tangent = _tangent(_step_rule)(_step_rule)
 
     # ---- reductions and shape ops ---------------------------------------------------------------
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Value:
@@ -445,6 +622,19 @@ class Value:
         x = out._a.data
         axis, keepdims = out._ctx
         _accumulate(out._a, g if type(x) is float else _expand(g, x, axis, keepdims))
+
+    @_graph(_sum_rule)
+    def _sum_graph(out: Value, g: Value) -> None:
+        x = out._a.data
+        axis, keepdims = out._ctx
+        if type(x) is not float:
+            g = (g if keepdims or axis is None else g.reshape(_kept_shape(x, axis))) + np.zeros_like(x)
+        _accumulate(out._a, g)
+
+    @_tangent(_sum_rule)
+    def _sum_tangent(out: Value, ta: Any) -> Any:
+        axis, keepdims = out._ctx
+        return ta if type(out._a.data) is float else _normalize(np.sum(ta, axis=axis, keepdims=keepdims))
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Value:
         """Mean over `axis` (all elements by default), like numpy."""
@@ -474,6 +664,21 @@ class Value:
         share = mask / mask.sum(axis=axis, keepdims=True)
         _accumulate(out._a, share * (g if keepdims or axis is None else np.expand_dims(g, axis)))
 
+    @_graph(_max_rule)
+    def _max_graph(out: Value, g: Value) -> None:  # g routed by a constant mask: max is piecewise linear
+        x = out._a.data
+        axis, keepdims = out._ctx
+        mask = x == (out.data if keepdims or axis is None else np.expand_dims(out.data, axis))
+        g = g if keepdims or axis is None else g.reshape(_kept_shape(x, axis))
+        _accumulate(out._a, g * (mask / mask.sum(axis=axis, keepdims=True)))
+
+    @_tangent(_max_rule)
+    def _max_tangent(out: Value, ta: Any) -> Any:
+        x = out._a.data
+        axis, keepdims = out._ctx
+        mask = x == (out.data if keepdims or axis is None else np.expand_dims(out.data, axis))
+        return _normalize(np.sum(ta * mask / mask.sum(axis=axis, keepdims=True), axis=axis, keepdims=keepdims))
+
     def reshape(self, *shape: int | Sequence[int]) -> Value:
         """The same elements in a new shape: `v.reshape(2, 3)` or `v.reshape((2, 3))`."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -492,6 +697,14 @@ class Value:
         x = out._a.data
         _accumulate(out._a, float(np.sum(g)) if type(x) is float else np.reshape(g, x.shape))
 
+    @_graph(_reshape_rule)
+    def _reshape_graph(out: Value, g: Value) -> None:
+        _accumulate(out._a, g.reshape(out._a.shape))
+
+    @_tangent(_reshape_rule)
+    def _reshape_tangent(out: Value, ta: Any) -> Any:
+        return np.reshape(ta, out.data.shape)
+
     def transpose(self) -> Value:
         """Reverse the axes (a matrix's transpose)."""
         x = self.data
@@ -500,6 +713,14 @@ class Value:
     @_backward("ᵀ")
     def _transpose_rule(out: Value, g: Any) -> None:  # transpose g back
         _accumulate(out._a, g if type(out._a.data) is float else np.transpose(g))
+
+    @_graph(_transpose_rule)
+    def _transpose_graph(out: Value, g: Value) -> None:
+        _accumulate(out._a, g.transpose())
+
+    @_tangent(_transpose_rule)
+    def _transpose_tangent(out: Value, ta: Any) -> Any:
+        return ta if type(out.data) is float else np.transpose(ta)
 
     @property
     def T(self) -> Value:
@@ -523,6 +744,14 @@ class Value:
         np.add.at(full, out._ctx, g)
         _accumulate(out._a, full)
 
+    @_graph(_getitem_rule)
+    def _getitem_graph(out: Value, g: Value) -> None:
+        _accumulate(out._a, _scatter(g, out._ctx, out._a.data))
+
+    @_tangent(_getitem_rule)
+    def _getitem_tangent(out: Value, ta: Any) -> Any:
+        return np.asarray(ta[out._ctx])
+
     def log_softmax(self, axis: int = -1) -> Value:
         """log softmax along `axis`, computed as z − max − log Σ e^(z − max): no overflow for any finite z."""
         x = np.asarray(self.data)
@@ -538,6 +767,14 @@ class Value:
         axis = out._ctx
         _accumulate(out._a, g - np.exp(out.data) * np.sum(g, axis=axis, keepdims=True))
 
+    @_graph(_log_softmax_rule)
+    def _log_softmax_graph(out: Value, g: Value) -> None:
+        _accumulate(out._a, g - out.exp() * g.sum(axis=out._ctx, keepdims=True))
+
+    @_tangent(_log_softmax_rule)
+    def _log_softmax_tangent(out: Value, ta: Any) -> Any:  # t − Σ softmax(z) t
+        return ta - np.sum(np.exp(out.data) * ta, axis=out._ctx, keepdims=True)
+
     def softmax(self, axis: int = -1) -> Value:
         """softmax along `axis`, stable for any finite input."""
         x = np.asarray(self.data)
@@ -552,9 +789,23 @@ class Value:
         s, axis = out.data, out._ctx
         _accumulate(out._a, s * (g - np.sum(g * s, axis=axis, keepdims=True)))
 
+    @_graph(_softmax_rule)
+    def _softmax_graph(out: Value, g: Value) -> None:
+        _accumulate(out._a, out * (g - (g * out).sum(axis=out._ctx, keepdims=True)))
+
+    @_tangent(_softmax_rule)
+    def _softmax_tangent(out: Value, ta: Any) -> Any:  # s ⊙ (t − Σ s t)
+        s = out.data
+        return s * (ta - np.sum(s * ta, axis=out._ctx, keepdims=True))
+
     # ---- reverse mode ---------------------------------------------------------------------------
-    def backward(self, grad: Any = None) -> None:
+    def backward(self, grad: Any = None, create_graph: bool = False) -> None:
         """Compute ∂self/∂v into `v.grad` for every node v of the graph that requires a gradient.
+
+        With ``create_graph=True`` (as in PyTorch) every gradient written is itself a `Value`, computed by
+        each op's ``graph`` rule in Value ops, so it can be differentiated again (Hessian-vector products,
+        gradient penalties), to any order. The default writes plain floats and arrays. As in PyTorch, such a
+        gradient refers back to its node (a reference cycle): set ``.grad = None`` when done with it.
 
         Every node keeps its gradient (read `z.grad` as δ = ∂C/∂z). Intermediate gradients are recomputed
         on each call; leaf gradients accumulate across calls until zeroed, as in PyTorch. To save copies,
@@ -562,7 +813,14 @@ class Value:
         read-only, and forget it with `zero_grad()` rather than writing zeros into it.
         """
         if not self.requires_grad:
-            raise RuntimeError("backward: this Value does not require a gradient (a constant, or made under no_grad())")
+            raise RuntimeError("backward: this Value does not require a gradient (a constant, made under no_grad(), "
+                               "or a gradient from create_graph that does not depend on any input: its "
+                               "derivative is 0)")
+        if create_graph:
+            _backward_create_graph(self, grad)
+            return
+        if isinstance(grad, Value):
+            grad = grad.data
         if grad is None:
             if self.size != 1:
                 raise ValueError(f"backward: grad can be implicitly created only for a one-element output, "
@@ -583,6 +841,62 @@ class Value:
                     _check_finite(node)
 
 
+def _backward_create_graph(root: Value, grad: Any) -> None:
+    """backward(create_graph=True): the same walk, running each op's ``graph`` rule on Value gradients."""
+    if not _grad_enabled:
+        raise RuntimeError("backward(create_graph=True) inside no_grad(): the gradients' graph could not be "
+                           "recorded; leave the no_grad() block (or use enable_grad())")
+    if grad is None:
+        if root.size != 1:
+            raise ValueError(f"backward: grad can be implicitly created only for a one-element output, "
+                             f"this one has shape {root.shape}; pass grad=")
+        grad = 1.0 if type(root.data) is float else np.ones_like(root.data)
+    if not isinstance(grad, Value):
+        grad = Value(grad, requires_grad=False)
+    if grad.shape != root.shape:
+        raise ValueError(f"backward: grad has shape {grad.shape}, the output has shape {root.shape}")
+    order = _topological_order(root) if root._a is not None else []
+    _accumulate(root, grad)
+    for node in reversed(order):
+        if node.grad is not None:
+            rule = getattr(node._rule, "graph", None)
+            if rule is None:
+                raise RuntimeError(f"backward(create_graph=True): op {node.op!r} (node {node!r}) has no "
+                                   f"differentiable backward rule")
+            if type(node.grad) is not Value:  # e.g. a plain gradient left from an earlier backward
+                node.grad = Value(node.grad, requires_grad=False)
+            rule(node, node.grad)
+            if _anomaly:
+                _check_finite(node)
+
+
+def forward_tangents(root: Value, tangents: dict[Value, Any]) -> Any:
+    """Forward mode: push the tangents given for some leaves (a dict leaf → array or float, shaped like the
+    leaf) through root's graph, op by op in the order the ops ran, with each op's ``tangent`` rule; returns
+    ∂root along them (the Jacobian-vector product J t). No reverse pass is made."""
+    zero = 0.0 if type(root.data) is float else np.zeros_like(root.data)
+    if root._a is None:  # a leaf or a constant
+        t = tangents.get(root)
+        return zero if t is None else t
+    tangent = dict(tangents)
+    for node in _topological_order(root):
+        inputs = [tangent.get(p) for p in node._prev]
+        if all(t is None for t in inputs):
+            continue
+        rule = getattr(node._rule, "tangent", None)
+        if rule is None:
+            raise RuntimeError(f"forward mode: op {node.op!r} (node {node!r}) has no tangent rule")
+        t = rule(node, *inputs)
+        shape = _shape(node.data)
+        if type(node.data) is float:
+            t = float(np.sum(t)) if type(t) is not float else t
+        elif np.shape(t) != shape:
+            t = np.broadcast_to(t, shape).copy()
+        tangent[node] = t
+    t = tangent.get(root)
+    return zero if t is None else t
+
+
 # ---- numerics shared by the ops above ---------------------------------------------------------------
 def _pow(x: Any, p: Any) -> Any:
     if type(x) is float and type(p) is float:
@@ -596,13 +910,31 @@ def _pow(x: Any, p: Any) -> Any:
     return np.power(x, p)
 
 
+def _ln_base(x: Any) -> Any:
+    """ln x where x > 0, NaN elsewhere: ∂(aᵖ)/∂p needs a positive base."""
+    return (math.log(x) if x > 0 else math.nan) if type(x) is float else np.log(np.where(x > 0, x, np.nan))
+
+
+def _positive_mask(x: Any) -> Any:
+    """1 where x > 0, NaN elsewhere (so that ln of a non-positive base is NaN, without a warning)."""
+    return (1.0 if x > 0 else math.nan) if type(x) is float else np.where(x > 0, 1.0, np.nan).astype(x.dtype)
+
+
+def _kept_shape(x: np.ndarray, axis: Any) -> tuple:
+    """x's shape with the reduced axes kept as 1 (where a reduction's gradient broadcasts back from)."""
+    axes = (axis,) if _is_int(axis) else axis
+    return tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+
+
 def _sigmoid(z: Any) -> Any:
     if type(z) is float:
         return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    if z.ndim == 0:
+        with np.errstate(over="ignore"):
+            return np.asarray(1.0 / (1.0 + np.exp(-z)))
+    e = np.negative(z)
     with np.errstate(over="ignore"):
-        e = np.exp(-z)
-    if type(e) is not np.ndarray:  # a 0-d input gives a numpy scalar
-        return np.asarray(1.0 / (1.0 + e))
+        np.exp(e, out=e)
     e += 1.0
     return np.reciprocal(e, out=e)
 
@@ -650,6 +982,45 @@ def _linear_rule(out: Value, g: Any) -> None:
 _linear_rule.symbol = "linear"
 
 
+@_graph(_linear_rule)
+def _linear_graph(out: Value, g: Value) -> None:  # the same three lines in Value ops
+    x, w, b = out._a, out._b, out._c
+    G = g if g.ndim == 2 else g.reshape(1, -1)
+    X = x if x.ndim == 2 else x.reshape(1, -1)
+    if b is not None and b.requires_grad: _accumulate(b, G.sum(axis=0))
+    if w.requires_grad: _accumulate(w, G.T @ X)
+    if x.requires_grad: _accumulate(x, (G @ w).reshape(x.shape))
+
+
+@_tangent(_linear_rule)
+def _linear_tangent(out: Value, tx: Any, tw: Any, tb: Any = None) -> Any:  # dz = dx wᵀ + x dwᵀ + db
+    x, w = out._a.data, out._b.data
+    return _plus(_plus(None if tx is None else tx @ w.T, None if tw is None else x @ tw.T), tb)
+
+
+# ---- scatter: the derivative of indexing, an op itself so that create_graph can differentiate it -------
+def _scatter(g: Value, index: Any, like: np.ndarray) -> Value:
+    """A zero array shaped like `like` with g added at `index` (repeated indices add up)."""
+    full = np.zeros_like(like)
+    np.add.at(full, index, g.data)
+    return _node(full, _scatter_rule, g, ctx=index)
+
+
+def _scatter_rule(out: Value, g: Any) -> None:  # the derivative of a scatter is the gather g[index]
+    _accumulate(out._a, g[out._ctx])
+
+
+_scatter_rule.symbol = "scatter"
+_graph(_scatter_rule)(_scatter_rule)  # g[index] is an op for Values too
+
+
+@_tangent(_scatter_rule)
+def _scatter_tangent(out: Value, ta: Any) -> Any:
+    full = np.zeros_like(out.data)
+    np.add.at(full, out._ctx, ta)
+    return full
+
+
 # ---- helpers for backward() ---------------------------------------------------------------------------
 def _topological_order(root: Value) -> list[Value]:
     """The non-leaf nodes above `root`, each after all of its inputs (iterative depth-first post-order).
@@ -684,7 +1055,7 @@ def _topological_order(root: Value) -> list[Value]:
 
 def _check_finite(node: Value) -> None:
     for p in node._prev:
-        if p.grad is not None and not np.all(np.isfinite(p.grad)):
+        if p.grad is not None and not np.all(np.isfinite(p.grad.data if type(p.grad) is Value else p.grad)):
             raise FloatingPointError(f"detect_anomaly: the backward of op {node.op!r} (node {node!r}) produced a "
                                      f"non-finite gradient for its input {p!r}")
 

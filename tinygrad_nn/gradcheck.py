@@ -5,9 +5,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .engine import Value, no_grad
+from .engine import Value, enable_grad, no_grad
 
-__all__ = ["GradcheckError", "gradcheck"]
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 
 
 class GradcheckError(AssertionError):
@@ -74,3 +74,86 @@ def _set(x: Value, index: tuple, value: float) -> None:
         x.data = float(value)
     else:
         x.data[index] = value
+
+
+def gradgradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, seed: int = 0) -> bool:
+    """Check second derivatives, like `torch.autograd.gradgradcheck`: the gradients that
+    ``backward(create_graph=True)`` writes are differentiated once more and compared, element by element,
+    with central finite differences of the (plain, first-order) gradients.
+
+    With fixed random r (shaped like fn's output) and u_j (shaped like input j), the checked quantity is
+    ∂/∂xᵢ Σⱼ ⟨u_j, ∂⟨r, fn⟩/∂x_j⟩ = (H u)ᵢ for every element of every input xᵢ that requires a gradient —
+    a full row of checks per element, whatever the Hessian's size. Returns True, or raises GradcheckError.
+    """
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if not (isinstance(value, (int, float)) and value >= 0 and np.isfinite(value)) or name == "eps" and value == 0:
+            raise ValueError(f"gradgradcheck: {name} must be a {'positive' if name == 'eps' else 'non-negative'} "
+                             f"number, got {value!r}")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"gradgradcheck: input {i} must be a Value, got {type(x).__name__}")
+        if x.dtype != np.float64:
+            raise TypeError(f"gradgradcheck: input {i} has dtype {x.dtype}; finite differences need float64")
+    tracked = [x for x in inputs if x.requires_grad]
+    rng = np.random.default_rng(seed)
+    with enable_grad():
+        out = fn(*inputs)
+    if not isinstance(out, Value):
+        raise TypeError(f"gradgradcheck: fn must return a Value, got {type(out).__name__}")
+    r = None if out.size == 1 else rng.standard_normal(out.shape)
+    u = [rng.standard_normal(x.shape) for x in tracked]
+
+    def first_derivatives(create_graph: bool) -> list:
+        """∂⟨r, fn⟩/∂x for every tracked input (Values with create_graph, else arrays)."""
+        with enable_grad():
+            y = fn(*inputs)
+            for x in tracked:
+                x.grad = None
+            if y.requires_grad:
+                (y if r is None else (y * r).sum()).backward(create_graph=create_graph)
+        grads = [x.grad for x in tracked]
+        for x in tracked:
+            x.grad = None
+        return grads
+
+    def contracted(grads: list) -> float:
+        return sum(float(np.vdot(np.asarray(g.data if isinstance(g, Value) else g), uj))
+                   for g, uj in zip(grads, u) if g is not None)
+
+    grads = first_derivatives(create_graph=True)
+    total = None
+    with enable_grad():
+        for g, uj in zip(grads, u):
+            if isinstance(g, Value) and g.requires_grad:
+                term = (g * uj).sum()
+                total = term if total is None else total + term
+        if total is not None:
+            total.backward()
+    analytic = [np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.data if isinstance(x.grad, Value)
+                                                                    else x.grad, dtype=np.float64)
+                for x in tracked]
+    for x in tracked:
+        x.grad = None
+
+    for i, x in enumerate(tracked):
+        numeric = np.zeros(x.shape)
+        for index in np.ndindex(*x.shape):
+            saved = x.data if type(x.data) is float else x.data[index]
+            try:
+                for sign in (+1, -1):
+                    _set(x, index, saved + sign * eps)
+                    numeric[index] += sign * contracted(first_derivatives(create_graph=False)) / (2 * eps)
+            finally:
+                _set(x, index, saved)
+        error = np.abs(analytic[i] - numeric) - (atol + rtol * np.abs(numeric))
+        if error.size and (np.max(error) > 0 or not np.all(np.isfinite(analytic[i]))):
+            worst = np.unravel_index(int(np.argmax(np.where(np.isfinite(error), error, np.inf))), x.shape)
+            position = next(k for k, y in enumerate(inputs) if y is x)
+            label = f"input {position}" + (f" ({x.name})" if x.name else "")
+            raise GradcheckError(
+                f"gradgradcheck: {label} of shape {x.shape}: second derivatives (Hessian-vector product) and "
+                f"finite differences of the gradient disagree; worst element {tuple(int(k) for k in worst)}: "
+                f"autodiff {analytic[i][worst]:.10g}, numeric {numeric[worst]:.10g} "
+                f"(atol={atol}, rtol={rtol}, eps={eps})")
+    return True

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, _accumulate, _node, linear, no_grad
+from .engine import Value, _accumulate, _graph, _lift, _node, _tangent, linear, no_grad
 
 __all__ = [
     "ACTIVATIONS",
@@ -181,6 +181,8 @@ class MLP(Module):
         last = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
             z = layer(a)
+            if l == 0 and not math.isfinite(z.data[..., 0].sum()):  # see _input
+                self._check_finite(x)
             a = ACTIVATIONS[self.output_activation if l == last else self.activation](z)
             z.name, a.name = f"z{l + 2}", f"a{l + 2}"  # the book numbers the input layer 1
             zs.append(z)
@@ -204,20 +206,31 @@ class MLP(Module):
         return float(np.mean(predictions == labels))
 
     def _input(self, x: Any) -> Value:
+        """The input as a constant Value in the network's dtype, its shape checked. Its values are checked
+        for NaN/inf after the first layer, through one neuron's z = Σₖ xₖ wₖ + b per example: a NaN or inf
+        xₖ makes that sum NaN or inf whatever wₖ is (inf·0 is NaN), so m numbers stand for the m × n_in of x;
+        only when the sum is not finite is x searched (and a mere overflow passes)."""
         if not isinstance(x, Value):
-            x = Value(x, requires_grad=False, name="x")
             dtype = self.layers[0].weight.data.dtype
-            if type(x.data) is not np.ndarray or x.data.dtype != dtype:  # a float32 network computes in float32
-                x.data = np.asarray(x.data, dtype=dtype)
+            if type(x) is np.ndarray and x.dtype == dtype:  # the common case: wrap without copying or checks
+                x = _lift(x)
+                x.name = "x"
+            else:
+                x = Value(x, requires_grad=False, name="x")
+                if type(x.data) is not np.ndarray or x.data.dtype != dtype:  # a float32 network computes in float32
+                    x.data = np.asarray(x.data, dtype=dtype)
         shape = np.shape(x.data)
-        if not math.isfinite(np.sum(x.data)) and not np.all(np.isfinite(x.data)):  # one cheap sum first
-            raise ValueError(f"MLP: input contains NaN or inf (first at index "
-                             f"{tuple(int(i) for i in np.argwhere(~np.isfinite(x.data))[0])})")
         if len(shape) not in (1, 2) or shape[-1] != self.sizes[0]:
             raise ValueError(f"MLP: input has shape {shape}, expected (m, {self.sizes[0]}) or ({self.sizes[0]},)")
         if len(shape) == 2 and shape[0] == 0:
             raise ValueError(f"MLP: input batch is empty (shape {shape})")
         return x
+
+    @staticmethod
+    def _check_finite(x: Value) -> None:
+        if not np.all(np.isfinite(x.data)):
+            raise ValueError(f"MLP: input contains NaN or inf (first at index "
+                             f"{tuple(int(i) for i in np.argwhere(~np.isfinite(x.data))[0])})")
 
 
 # ---- the scalar network: micrograd-style, one Value per weight ------------------------------------
@@ -325,15 +338,29 @@ def _targets(a: Value, y: Any, cost: str) -> np.ndarray:
         return y.astype(a.dtype, copy=False)
     if y.dtype.kind in "iu" and len(shape) >= 1 and y.shape == shape[:-1]:
         k = shape[-1]
+        if y.size and np.minimum.reduce(y, axis=None) >= 0:
+            try:
+                return _identity(k, a.dtype)[y]  # row y of the identity: the one-hot target, in one take
+            except IndexError:
+                pass
         labels = y.reshape(-1)
-        if labels.size and (labels.min() < 0 or labels.max() >= k):
-            bad = labels[(labels < 0) | (labels >= k)][0]
-            raise ValueError(f"{cost}: label {bad} is out of range for {k} output neurons")
-        onehot = np.zeros(shape, dtype=a.dtype)
-        onehot.reshape(-1, k)[np.arange(labels.size), labels] = 1.0
-        return onehot
+        bad = labels[(labels < 0) | (labels >= k)]
+        if bad.size:
+            raise ValueError(f"{cost}: label {bad[0]} is out of range for {k} output neurons")
+        return np.zeros(shape, dtype=a.dtype)  # no examples
     raise ValueError(f"{cost}: targets of shape {y.shape} (dtype {y.dtype}) do not match outputs of shape {shape}; "
                      f"expected {shape} (one-hot) or {shape[:-1]} (integer labels)")
+
+
+_IDENTITIES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def _identity(k: int, dtype: np.dtype) -> np.ndarray:
+    """The k × k identity in `dtype`, made once (its rows are the one-hot targets)."""
+    eye = _IDENTITIES.get((k, dtype))
+    if eye is None:
+        eye = _IDENTITIES[(k, dtype)] = np.eye(k, dtype=dtype)
+    return eye
 
 
 def _batch_size(a: Value) -> int:
@@ -353,11 +380,22 @@ def quadratic_cost(a: Value, y: Any) -> Value:
     y = _targets(a, y, "quadratic_cost")
     m = _check_batch(a, "quadratic_cost")
     diff = a.data - y
-    return _node(0.5 / m * float(np.vdot(diff, diff)), _quadratic_rule, a, ctx=diff)
+    return _node(0.5 / m * float(np.vdot(diff, diff)), _quadratic_rule, a, ctx=(diff, y))
 
 
 def _quadratic_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, out._ctx * (g / _batch_size(out._a)))  # ∇ₐC, the first factor of BP1
+    _accumulate(out._a, out._ctx[0] * (g / _batch_size(out._a)))  # ∇ₐC, the first factor of BP1
+
+
+@_graph(_quadratic_rule)
+def _quadratic_graph(out: Value, g: Value) -> None:
+    a = out._a
+    _accumulate(a, (a - out._ctx[1]) * (g / _batch_size(a)))
+
+
+@_tangent(_quadratic_rule)
+def _quadratic_tangent(out: Value, ta: Any) -> float:
+    return float(np.vdot(out._ctx[0], ta)) / _batch_size(out._a)
 
 
 def cross_entropy_cost(a: Value, y: Any) -> Value:
@@ -373,7 +411,7 @@ def cross_entropy_cost(a: Value, y: Any) -> Value:
     if a._rule is Value._sigmoid_rule:
         z = a._a.data
         softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
-        return _node(float(np.sum(softplus - y * z)) / m, _output_delta_rule, a._a, ctx=(a.data, y))
+        return _node(float(np.sum(softplus - y * z)) / m, _output_delta_rule, a._a, ctx=(a, y))
     p = np.asarray(a.data)
     tiny = np.finfo(p.dtype).tiny
     value = -np.sum(y * np.log(np.maximum(p, tiny)) + (1 - y) * np.log(np.maximum(1 - p, tiny))) / m
@@ -381,14 +419,39 @@ def cross_entropy_cost(a: Value, y: Any) -> Value:
 
 
 def _output_delta_rule(out: Value, g: Any) -> None:  # for σ with cross-entropy and softmax with log-likelihood
+    a, y = out._ctx  # a is the σ(zᴸ) or softmax(zᴸ) node
+    _accumulate(out._a, (a.data - y) * (g / _batch_size(out._a)))  # δᴸ = aᴸ − y
+
+
+@_graph(_output_delta_rule)
+def _output_delta_graph(out: Value, g: Value) -> None:  # through the node a = σ(zᴸ): ∂δᴸ/∂zᴸ = σ′(zᴸ)
     a, y = out._ctx
-    _accumulate(out._a, (a - y) * (g / _batch_size(out._a)))  # δᴸ = aᴸ − y
+    _accumulate(out._a, (a - y) * (g / _batch_size(out._a)))
+
+
+@_tangent(_output_delta_rule)
+def _output_delta_tangent(out: Value, tz: Any) -> float:
+    a, y = out._ctx
+    return float(np.vdot(a.data - y, tz)) / _batch_size(out._a)
 
 
 def _cross_entropy_rule(out: Value, g: Any) -> None:
     a, y = out._a.data, out._ctx
     curvature = np.maximum(a * (1 - a), np.finfo(a.dtype).tiny)  # floored like the logs in the cost
     _accumulate(out._a, (a - y) / curvature * (g / _batch_size(out._a)))
+
+
+@_graph(_cross_entropy_rule)
+def _cross_entropy_graph(out: Value, g: Value) -> None:  # without the floor: exact where a(1 − a) > 0
+    a, y = out._a, out._ctx
+    _accumulate(a, (a - y) / (a * (1.0 - a)) * (g / _batch_size(a)))
+
+
+@_tangent(_cross_entropy_rule)
+def _cross_entropy_tangent(out: Value, ta: Any) -> float:
+    a, y = out._a.data, out._ctx
+    curvature = np.maximum(a * (1 - a), np.finfo(a.dtype).tiny)
+    return float(np.vdot((a - y) / curvature, ta)) / _batch_size(out._a)
 
 
 def log_likelihood_cost(a: Value, y: Any) -> Value:
@@ -399,7 +462,7 @@ def log_likelihood_cost(a: Value, y: Any) -> Value:
         z = a._a.data
         shifted = z - z.max(axis=-1, keepdims=True)
         log_a = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        return _node(-float(np.sum(y * log_a)) / m, _output_delta_rule, a._a, ctx=(a.data, y))
+        return _node(-float(np.sum(y * log_a)) / m, _output_delta_rule, a._a, ctx=(a, y))
     p = np.asarray(a.data)
     value = -np.sum(y * np.log(np.maximum(p, np.finfo(p.dtype).tiny))) / m
     return _node(float(value), _log_likelihood_rule, a, ctx=y)
@@ -408,6 +471,18 @@ def log_likelihood_cost(a: Value, y: Any) -> Value:
 def _log_likelihood_rule(out: Value, g: Any) -> None:
     a = out._a.data
     _accumulate(out._a, -out._ctx / np.maximum(a, np.finfo(a.dtype).tiny) * (g / _batch_size(out._a)))
+
+
+@_graph(_log_likelihood_rule)
+def _log_likelihood_graph(out: Value, g: Value) -> None:  # without the floor: exact where a > 0
+    a = out._a
+    _accumulate(a, -out._ctx / a * (g / _batch_size(a)))
+
+
+@_tangent(_log_likelihood_rule)
+def _log_likelihood_tangent(out: Value, ta: Any) -> float:
+    a = out._a.data
+    return float(np.vdot(-out._ctx / np.maximum(a, np.finfo(a.dtype).tiny), ta)) / _batch_size(out._a)
 
 
 _quadratic_rule.symbol = "quadratic cost"

@@ -56,6 +56,8 @@ class SGD:
             g = p.grad
             if g is None:
                 continue
+            if type(g) is Value:                   # written by backward(create_graph=True): use its value
+                g = g.data
             if type(p.data) is float:
                 self._step_scalar(i, p, g)
                 continue

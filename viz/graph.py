@@ -388,7 +388,7 @@ def _draw_values(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir: st
 def _grad_field(v: Value) -> str:
     """'grad …', or for a weighted input zˡ, its gradient as the book's δ: exactly δ for a scalar or a single
     example, δₓ/m in each row for a mini-batch of m under the package's mean costs."""
-    text = S.fmt_array(v.grad)
+    text = S.fmt_array(getattr(v.grad, "data", v.grad))  # a Value after backward(create_graph=True)
     if not v.name or not re.fullmatch(r"z\d+(_\d+)?", v.name):
         return "grad " + text
     shape = np.shape(v.data)
@@ -401,9 +401,9 @@ def _cost_target(v: Value) -> np.ndarray | None:
     """The target y of one of `tinygrad_nn.nn`'s cost nodes (kept in the node, not as a graph input), or None."""
     rule = v._rule
     if rule is nn._quadratic_rule:
-        return np.asarray(v._a.data) - v._ctx            # the node keeps a − y
+        return np.asarray(v._ctx[1])                      # (a − y, y)
     if rule is nn._output_delta_rule:
-        return np.asarray(v._ctx[1])                      # (aᴸ, y)
+        return np.asarray(v._ctx[1])                      # (the node aᴸ, y)
     if rule is nn._cross_entropy_rule or rule is nn._log_likelihood_rule:
         return np.asarray(v._ctx)
     return None

@@ -76,7 +76,7 @@ def _annotations(net: MLP, zs: Sequence[Value] | None, show_delta: bool) -> tupl
         if missing:
             raise ValueError(f"draw_network: layers {missing} have no gradient; call cost.backward() before "
                              f"drawing δ")
-        return [np.asarray(layer.bias.grad) for layer in net.layers], [None] * n_layers
+        return [np.asarray(getattr(layer.bias.grad, "data", layer.bias.grad)) for layer in net.layers], [None] * n_layers
     zs = list(zs)
     if len(zs) != n_layers:
         raise ValueError(f"draw_network: got {len(zs)} zs for a network of {n_layers} layers")
@@ -89,7 +89,7 @@ def _annotations(net: MLP, zs: Sequence[Value] | None, show_delta: bool) -> tupl
         if show_delta:
             if not isinstance(z, Value) or z.grad is None:
                 raise ValueError(f"draw_network: zs[{l}] has no gradient; call cost.backward() before drawing δ")
-            deltas.append(_per_neuron(z.grad, n, ".grad", l).sum(axis=0))  # Σ rows of δˣ/m = mean δˣ
+            deltas.append(_per_neuron(getattr(z.grad, "data", z.grad), n, ".grad", l).sum(axis=0))  # Σ rows of δˣ/m = mean δˣ
         else:
             deltas.append(None)
     return deltas, saturated
