@@ -20,6 +20,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinygrad_nn import Value, nn
+from tinygrad_nn.cli import _seed, _sizes  # the same checks and messages as tinygrad-nn
+from tinygrad_nn.data import DataError
+from tinygrad_nn.process import (
+    Interrupted,
+    StdoutError,
+    guarded_stdout,
+    stop_signals_raise,
+)
 
 from .graph import draw_graph
 from .network import draw_network
@@ -43,25 +51,12 @@ class _Failure(Exception):
         self.status = status
 
 
-def _sizes(text: str) -> list[int]:
-    """'2,3,1' → [2, 3, 1]: at least two positive integers."""
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 2,3,1, got {text!r}") from None
-    if len(sizes) < 2:
-        raise argparse.ArgumentTypeError(f"need at least two layer sizes (inputs and outputs), got {text!r}")
-    if any(s <= 0 for s in sizes):
-        raise argparse.ArgumentTypeError(f"every layer size must be positive, got {text!r}")
-    return sizes
-
-
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="graph", description="Draw a network's computation graph (default) or its layers of "
                                           "neurons (--network) into an svg, png, pdf or dot file.")
     p.add_argument("-o", "--output", required=True, help="the file to write; its extension picks the format")
     p.add_argument("--sizes", type=_sizes, help="layer sizes, e.g. 2,3,1 (default 2,3,1 for the graph)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and of the example (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the weights and of the example (default 0)")
     p.add_argument("--cost", choices=nn.COSTS, default="quadratic", help="the cost to differentiate (default quadratic)")
     p.add_argument("--scalar", action="store_true", help="use the ScalarMLP: one graph node per weight")
     p.add_argument("--max-nodes", type=int, default=500, help="collapse graphs larger than this (default 500)")
@@ -121,8 +116,8 @@ def _load_model(path: str) -> nn.MLP:
                        f"use --sizes to draw a random network") from None
     try:
         return load_model(path)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise _Failure(f"cannot load model {path!r}: {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # load_model's DataError names the file already
+        raise _Failure(str(exc) if isinstance(exc, DataError) else f"cannot load model {path!r}: {exc}") from None
 
 
 def _draw(args: argparse.Namespace):
@@ -157,6 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["graph"]:
         argv = argv[1:]
+    with stop_signals_raise(), guarded_stdout():  # SIGTERM/SIGHUP: kill dot, remove the temporary file
+        try:
+            return _main(argv)
+        except StdoutError as exc:  # `| head -1` closed the pipe: nothing to say; a full disk: say so
+            if not exc.broken_pipe:
+                print(f"graph: error: {exc}", file=sys.stderr)
+            return 141 if exc.broken_pipe else 1
+        except KeyboardInterrupt as exc:
+            print(f"graph: {exc or 'interrupted'}", file=sys.stderr)
+            return 128 + (exc.signum if isinstance(exc, Interrupted) else 2)
+
+
+def _main(argv: list[str]) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
@@ -169,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     except _Failure as exc:
         print(f"graph: error: {exc}", file=sys.stderr)
         return exc.status
+    except DataError as exc:  # an output that is a device or FIFO, a model file that lies
+        print(f"graph: error: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:  # an unknown output extension, or a network the options do not fit
         print(f"graph: error: {exc}", file=sys.stderr)
         return 2
