@@ -191,7 +191,14 @@ def _load(args: argparse.Namespace) -> datasets.Splits:
 def _train(args: argparse.Namespace) -> int:
     from .files import check_output_path, same_file
     from .nn import MLP
-    from .train import DivergenceError, EpochRecord, train, write_history
+    from .train import (
+        DivergenceError,
+        EpochRecord,
+        decay_diverges,
+        decay_hint,
+        train,
+        write_history,
+    )
 
     if args.history and not args.history.lower().endswith((".json", ".csv")):
         raise UsageError(f"--history {args.history}: use a .json or .csv file name")
@@ -251,7 +258,11 @@ def _train(args: argparse.Namespace) -> int:
             write_history(history, args.history)
     if args.save:
         say(f"saved the model to {args.save}")
-    if history[-1].test_accuracy <= 1.5 / splits.n_classes:
+    if history[-1].test_accuracy <= 1.5 / splits.n_classes and decay_diverges(args.lr, args.weight_decay,
+                                                                              args.momentum):
+        print(f"tinygrad-nn: accuracy is at chance level: {decay_hint(args.lr, args.weight_decay, args.momentum)}",
+              file=sys.stderr)
+    elif history[-1].test_accuracy <= 1.5 / splits.n_classes:
         print(f"tinygrad-nn: accuracy is at chance level: the neurons may have saturated; try a smaller --lr "
               f"than {args.lr} (Nielsen ch. 1: η = 100 gives 9.8%)", file=sys.stderr)
     print(f"test accuracy: {history[-1].test_accuracy:.1%}  ({time.perf_counter() - start:.1f} s)")

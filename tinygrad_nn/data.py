@@ -409,16 +409,19 @@ class _Bounded:
     def __init__(self, stream: BinaryIO, path: Path, limit: int) -> None:
         self.stream, self.path, self.limit, self.count = stream, path, limit, 0
 
-    def _counted(self, data: bytes) -> bytes:
+    def _counted(self, data: bytes, promised: int = 0) -> bytes:
         self.count += len(data)
-        if self.count > self.limit:
+        if self.count + promised > self.limit:
             raise DataError(f"{self.path}: inflates to more than the {self.limit / 1e6:,.0f} MB of memory "
                             f"available: a corrupt or hostile file (a decompression bomb?)")
         return data
 
     def read(self, n: int = -1) -> bytes:
-        room = self.limit - self.count + 1  # one byte more than allowed is enough to know
-        return self._counted(self.stream.read(room if n is None or n < 0 else min(n, room)))
+        if n is None or n < 0:
+            n = self.limit - self.count + 1  # one byte more than allowed is enough to know
+        if self.count + n > self.limit:  # a length field that promises more than memory holds
+            self._counted(bytes(0), promised=n)
+        return self._counted(self.stream.read(n))
 
     def readline(self) -> bytes:
         return self._counted(self.stream.readline(_CHUNK))
@@ -438,9 +441,12 @@ def load_mnist_pickle(path: PathLike, allow_pickle: bool = False) -> Splits:
     try:
         with open_regular(path, "pickle file") as file:
             stream = gzip.GzipFile(fileobj=file, mode="rb") if path.name.endswith(".gz") else file
-            data = pickle.load(_Bounded(stream, path, memory_budget()), encoding="latin1")
+            data = pickle.load(_Bounded(stream, path, memory_budget() // 2), encoding="latin1")  # ½: bytes, then arrays
     except DataError:
         raise
+    except MemoryError:  # a length field promising more than memory holds; the unpickler allocates first
+        raise DataError(f"{path}: the pickle asks for more than the {memory_budget() / 1e6:,.0f} MB of memory "
+                        f"available: a corrupt or hostile file (a decompression bomb?)") from None
     except Exception as exc:  # unpickling can fail in many ways; all mean a bad file
         raise DataError(f"{path}: cannot unpickle ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, (tuple, list)) or len(data) != 3:

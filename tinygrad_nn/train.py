@@ -126,16 +126,25 @@ def _train_epochs(net: MLP, splits: Splits, optimizer: SGD, cost_fn: Callable, s
 
 
 def _divergence_hint(optimizer: SGD, lr: float) -> str:
-    """What to change: the weight decay when it alone makes the weights grow, else the learning rate.
+    """What to change: the weight decay when it alone makes the weights grow, else the learning rate."""
+    if decay_diverges(lr, optimizer.weight_decay, optimizer.momentum):
+        return decay_hint(lr, optimizer.weight_decay, optimizer.momentum)
+    return f"try a smaller learning rate than {lr}"
+
+
+def decay_diverges(lr: float, weight_decay: float, momentum: float = 0.0) -> bool:
+    """Whether the L2 decay alone makes the weights grow without bound.
 
     With decay λ' (= λ/n) each step multiplies w by (1 − ηλ'); with momentum μ that recursion is stable only
     while ηλ' < 2(1 + μ). Beyond it the decay, not the gradient, drives the weights to infinity.
     """
-    if lr * optimizer.weight_decay >= 2 * (1 + optimizer.momentum):
-        return (f"the weight decay {optimizer.weight_decay:g} is too large for η = {lr:g}: each step multiplies "
-                f"the weights by 1 − ηλ/n = {1 - lr * optimizer.weight_decay:g}; use a weight decay below "
-                f"{2 * (1 + optimizer.momentum) / lr:g}")
-    return f"try a smaller learning rate than {lr}"
+    return lr * weight_decay >= 2 * (1 + momentum)
+
+
+def decay_hint(lr: float, weight_decay: float, momentum: float = 0.0) -> str:
+    """The message for a diverging decay: its factor (1 − ηλ/n) and the largest stable decay."""
+    return (f"the weight decay {weight_decay:g} is too large for η = {lr:g}: each step multiplies the weights by "
+            f"1 − ηλ/n = {1 - lr * weight_decay:g}; use a weight decay below {2 * (1 + momentum) / lr:g}")
 
 
 def _accuracy(net: MLP, dataset: Any) -> float | None:
