@@ -257,7 +257,7 @@ def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
             if read_header is None:
                 raise ValueError(f".npy format version {version} is not supported")
             found_shape, fortran, dtype = read_header(member)
-        except (ValueError, SyntaxError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001  (numpy's header parser: ValueError, TokenError …)
             raise DataError(f"{where} has a bad .npy header ({exc})") from None
         if dtype.hasobject:
             raise DataError(f"{where} holds Python objects, which only unpickling could read; refusing")
