@@ -448,7 +448,8 @@ def test_a_signal_stops_training_after_the_current_mini_batch(tmp_path):
 def test_a_signal_during_a_library_write_leaves_the_file_whole_and_no_temporary(tmp_path):
     script = textwrap.dedent("""
         import os, signal, sys
-                def write(f):
+        from tinygrad_nn.files import atomic_write
+        def write(f):
             f.write(b"first half ")
             os.kill(os.getpid(), signal.SIGTERM)  # the default action: the process ends
             f.write(b"second half")
