@@ -639,3 +639,34 @@ def test_atomic_write_library_contract(tmp_path):
     with pytest.raises(ZeroDivisionError):
         atomic_write(target, lambda f: (f.write(b"partial"), 1 / 0))
     assert target.read_bytes() == b"abc" and [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+@pytest.mark.parametrize("name", ["", "model.npz/"])
+def test_a_directory_name_or_an_empty_name_is_never_quietly_saved_elsewhere(capsys, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(capsys, *QUICK, "--save", name)
+    assert code == EXIT_USAGE and "expected a file name" in one_line(err) and not out
+    with pytest.raises(DataError, match="not a file name"):
+        save_model(nn.MLP([2, 2], seed=0), name)
+    with pytest.raises(ValueError, match="not a file name|unknown extension"):
+        write_history([], name.replace("model.npz", "h.json"))
+    from viz.cli import main as viz_main
+    assert viz_main(["graph", "-o", name.replace("model.npz", "g.svg") or ""]) in (1, 2)
+    assert list(tmp_path.iterdir()) == []  # "model.npz/" did not become model.npz
+
+
+def test_a_fifo_as_the_data_source_is_named_as_a_fifo(capsys, tmp_path):
+    os.mkfifo(tmp_path / "data")
+    code, _, err = cli(capsys, "train", "--data", tmp_path / "data")
+    assert code == EXIT_DATA and "is a FIFO" in one_line(err)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_a_model_file_with_a_member_twice_is_refused(tmp_path):
+    arrays = good_model(tmp_path)
+    path = tmp_path / "twice.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, array in [*arrays.items(), ("layers.0.bias", np.full(30, np.pi))]:
+            archive.writestr(name + ".npy", npy(array))
+    with pytest.raises(DataError, match="appears twice"):
+        load_model(path)

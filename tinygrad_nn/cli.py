@@ -203,6 +203,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.history and not args.history.lower().endswith((".json", ".csv")):
         raise UsageError(f"--history {args.history}: use a .json or .csv file name")
     for option, path in (("--save", args.save), ("--history", args.history)):  # before any training
+        if path is not None and (not path or path.endswith(os.sep)):
+            raise UsageError(f"{option} {path!r}: expected a file name, not a directory or an empty name")
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise UsageError(f"{option} {path}: directory {os.path.dirname(os.path.abspath(path))} does not exist")
         if path and os.path.isdir(path):

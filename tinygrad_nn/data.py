@@ -495,6 +495,10 @@ def load(source: str = "digits", *, allow_pickle: bool = False, validation_size:
     choices = ", ".join(SOURCES)
     if not path.exists():
         raise DataError(f"{source!r}: no such data set, file or directory; valid sources: {choices}")
+    from .files import file_kind
+
+    if file_kind(path):
+        raise DataError(f"{source!r} is {file_kind(path)}, not a data source; valid sources: {choices}")
     raise DataError(f"{source!r}: not a recognised data source; valid sources: {choices}")
 
 

@@ -32,8 +32,13 @@ def file_kind(path: str | os.PathLike) -> str | None:
     return next((name for test, name in _KINDS if test(mode)), None if stat.S_ISREG(mode) else "a special file")
 
 
-def _target(path: Path, what: str) -> Path:
+def _target(path: str | os.PathLike, what: str) -> Path:
     """The file that writing `path` replaces: the end of its symlink chain, checked to be replaceable."""
+    text = os.fspath(path)
+    if not text or text.endswith(("/", os.sep)):  # Path() would quietly make "model.npz/" into "model.npz"
+        raise DataError(f"cannot write {what} to {text!r}: {'an empty name' if not text else 'a directory name'}, "
+                        f"not a file name")
+    path = Path(path)
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     kind = file_kind(target)
     if kind is not None:
@@ -49,7 +54,7 @@ def check_output_path(path: str | os.PathLike, what: str = "the output") -> None
 
     Creates and removes a temporary file beside the target, which also catches read-only file systems.
     """
-    target = _target(Path(path), what)
+    target = _target(path, what)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tg-", dir=target.parent)
     except OSError as exc:
@@ -72,7 +77,6 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], wha
     Signals that would end the process (SIGINT, SIGTERM, SIGHUP) wait until the rename is done, so the
     temporary file never survives; any error removes it and leaves the old file as it was.
     """
-    path = Path(path)
     target = _target(path, what)
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)

@@ -224,6 +224,8 @@ def _read_model_file(path: Path, with_arrays: bool) -> tuple[dict[str, np.ndarra
                 for info in archive.infolist():
                     if not info.filename.endswith(".npy"):
                         raise DataError(f"model file {path}: member {info.filename!r} is not a .npy array")
+                    if info.filename.removesuffix(".npy") in members:
+                        raise DataError(f"model file {path}: member {info.filename!r} appears twice")
                     members[info.filename.removesuffix(".npy")] = info
                 if "__meta__" not in members:
                     raise DataError(f"model file {path} has no __meta__ entry: it was not written by tinygrad_nn")
@@ -294,17 +296,17 @@ def model_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 def write_history(history: Sequence[EpochRecord], path: str | os.PathLike) -> None:
     """Write the per-epoch history as JSON (a list of records) or CSV, by the file's extension."""
-    path = Path(path)
+    suffix = Path(path).suffix  # `path` itself goes on to atomic_write, which refuses "h.csv/"
     rows = [asdict(r) for r in history]
-    if path.suffix.lower() == ".csv":
+    if suffix.lower() == ".csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(EpochRecord.__dataclass_fields__))
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
-    elif path.suffix.lower() == ".json":
+    elif suffix.lower() == ".json":
         text = json.dumps(rows, indent=2) + "\n"
     else:
-        raise ValueError(f"--history {path}: unknown extension {path.suffix!r}; use .json or .csv")
+        raise ValueError(f"--history {path}: unknown extension {suffix!r}; use .json or .csv")
     atomic_write(path, lambda f: f.write(text.encode()), "the history")
 

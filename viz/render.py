@@ -42,11 +42,10 @@ def render(graph: graphviz.Graph | graphviz.Digraph, path: str | os.PathLike) ->
     Returns the path written. Raises ValueError for an unknown extension and `GraphvizNotFoundError`
     (a RuntimeError) with installation instructions when the `dot` executable is missing.
     """
-    path = Path(path)
     fmt = output_format(path)
     data = graph.source.encode("utf-8") if fmt == "dot" else _pipe(graph, fmt)
     atomic_write(path, lambda f: f.write(data), "the picture")  # never a half-written picture or a stray temp file
-    return path
+    return Path(path)
 
 
 def _pipe(graph: graphviz.Graph | graphviz.Digraph, fmt: str) -> bytes:
