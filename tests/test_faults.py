@@ -503,6 +503,13 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["tinygrad_nn", "train", "--epochs", "1"], ["viz", "graph", "-o", "g.dot"]])
+def test_a_stdout_closed_from_the_start_is_no_error(tmp_path, command):
+    done = subprocess.run(["bash", "-c", f"{sys.executable} -m {' '.join(command)} >&-"], cwd=tmp_path, env=ENV,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stderr == ""
+
+
+@pytest.mark.parametrize("command", [["tinygrad_nn", "train", "--epochs", "1"], ["viz", "graph", "-o", "g.dot"]])
 def test_a_full_stdout_is_one_line(tmp_path, command):
     with open("/dev/full", "w") as full:
         done = subprocess.run([sys.executable, "-m", *command], cwd=tmp_path, env=ENV, stdout=full,

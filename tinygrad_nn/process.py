@@ -164,6 +164,9 @@ def _silence(stream: Any) -> None:
 def guarded_stdout() -> Iterator[None]:
     """Inside the block, a failed write or flush of sys.stdout raises StdoutError; stdout is flushed at the end."""
     original = sys.stdout
+    if original is None:  # started with stdout closed (`>&-`): print() already writes nowhere
+        yield
+        return
     guard = _Guard(original)
     sys.stdout = guard
     try:
