@@ -677,3 +677,14 @@ def test_a_model_file_with_a_member_twice_is_refused(tmp_path):
             archive.writestr(name + ".npy", npy(array))
     with pytest.raises(DataError, match="appears twice"):
         load_model(path)
+
+
+def test_graph_checks_its_output_before_drawing(capsys, tmp_path, monkeypatch):
+    import viz.cli
+    drawn = []
+    monkeypatch.setattr(viz.cli, "_draw", lambda args: drawn.append(args))
+    os.mkfifo(tmp_path / "g.svg")
+    for output in (tmp_path / "g.svg", tmp_path / "missing" / "g.svg"):
+        code, _, err = cli(capsys, "graph", "-o", output)
+        assert code == EXIT_DATA and str(output) in one_line(err)
+    assert drawn == [] and stat.S_ISFIFO(os.lstat(tmp_path / "g.svg").st_mode)

@@ -55,12 +55,13 @@ def check_output_path(path: str | os.PathLike, what: str = "the output") -> None
     Creates and removes a temporary file beside the target, which also catches read-only file systems.
     """
     target = _target(path, what)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tg-", dir=target.parent)
-    except OSError as exc:
-        raise DataError(f"cannot write {what} to {path}: {exc.strerror or exc} in {target.parent}") from None
-    os.close(fd)
-    os.unlink(tmp)
+    with deferred_signals():  # the probe never survives a signal either
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tg-", dir=target.parent)
+        except OSError as exc:
+            raise DataError(f"cannot write {what} to {path}: {exc.strerror or exc} in {target.parent}") from None
+        os.close(fd)
+        os.unlink(tmp)
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 from tinygrad_nn import Value, nn
 from tinygrad_nn.cli import _seed, _sizes  # the same checks and messages as tinygrad-nn
 from tinygrad_nn.data import DataError
+from tinygrad_nn.files import check_output_path
 from tinygrad_nn.process import (
     Interrupted,
     StdoutError,
@@ -171,6 +172,7 @@ def _main(argv: list[str]) -> int:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     try:
         output_format(args.output)
+        check_output_path(args.output, "the picture")  # before drawing and running dot, not after
         if args.max_nodes < 3 or args.max_neurons < 3:
             raise _Failure("--max-nodes and --max-neurons must be at least 3", 2)
         path = render(_draw(args), args.output)
