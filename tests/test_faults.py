@@ -688,3 +688,20 @@ def test_graph_checks_its_output_before_drawing(capsys, tmp_path, monkeypatch):
         code, _, err = cli(capsys, "graph", "-o", output)
         assert code == EXIT_DATA and str(output) in one_line(err)
     assert drawn == [] and stat.S_ISFIFO(os.lstat(tmp_path / "g.svg").st_mode)
+
+
+def test_a_loop_of_links_is_refused_and_left_alone(capsys, tmp_path):
+    (tmp_path / "a.npz").symlink_to("b.npz")
+    (tmp_path / "b.npz").symlink_to("a.npz")
+    code, out, err = cli(capsys, *QUICK, "--save", tmp_path / "a.npz")
+    assert code == EXIT_DATA and "symbolic links" in one_line(err) and "a.npz" in err and not out
+    assert os.readlink(tmp_path / "a.npz") == "b.npz" and os.readlink(tmp_path / "b.npz") == "a.npz"
+
+
+def test_an_existing_file_keeps_its_owner_where_the_process_may_keep_it(tmp_path):
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"old")
+    owner = (1234, 5678) if os.geteuid() == 0 else (os.getuid(), os.getgid())  # only root can give files away
+    os.chown(path, *owner)
+    save_model(nn.MLP([2, 2], seed=0), path)
+    assert (path.stat().st_uid, path.stat().st_gid) == owner and load_model(path).sizes == [2, 2]

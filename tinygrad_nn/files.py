@@ -7,6 +7,7 @@ follows the umask; a device, FIFO, socket or directory is refused, never replace
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -38,8 +39,14 @@ def _target(path: str | os.PathLike, what: str) -> Path:
     if not text or text.endswith(("/", os.sep)):  # Path() would quietly make "model.npz/" into "model.npz"
         raise DataError(f"cannot write {what} to {text!r}: {'an empty name' if not text else 'a directory name'}, "
                         f"not a file name")
-    path = Path(path)
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    path, target = Path(path), Path(path)
+    if path.is_symlink():
+        try:
+            target = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:  # a dangling link: write the file it names
+            target = Path(os.path.realpath(path))
+        except OSError as exc:  # a loop of links
+            raise DataError(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
     kind = file_kind(target)
     if kind is not None:
         shown = path if target == path else f"{path} (a link to {target})"
@@ -80,13 +87,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], wha
     """
     target = _target(path, what)
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
+        old = os.stat(target)
+        mode, owner = stat.S_IMODE(old.st_mode), (old.st_uid, old.st_gid)
     except FileNotFoundError:
-        mode = 0o666 & ~_umask()
+        mode, owner = 0o666 & ~_umask(), None
     with deferred_signals():
         fd, tmp = tempfile.mkstemp(prefix=".tg-", suffix=".tmp", dir=target.parent)  # short: any name fits
         try:
             os.fchmod(fd, mode)  # mkstemp makes the file private; keep the old file's bits or follow the umask
+            if owner is not None and owner != (os.getuid(), os.getgid()):
+                with contextlib.suppress(OSError):  # only root may give a file away; others own the new copy
+                    os.fchown(fd, *owner)
             with os.fdopen(fd, "wb") as f:
                 write(f)
                 f.flush()
