@@ -220,8 +220,11 @@ def small_disk(tmp_path: Path, size: str = "96k"):
     """A tmpfs of `size` where this machine lets us mount one, else None (then the test fakes the full disk)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True,
-                          check=False) if os.geteuid() == 0 else None
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                              capture_output=True, check=False) if os.geteuid() == 0 else None
+    except OSError:  # no mount program
+        done = None
     if done is None or done.returncode:
         yield None
         return
