@@ -190,7 +190,7 @@ def test_an_unwritable_directory_fails_before_training(capsys, tmp_path, monkeyp
     (tmp_path / "ro").mkdir()
     monkeypatch.setattr(tempfile, "mkstemp", denied)
     started = []
-    monkeypatch.setattr("tinygrad_nn.train._train_epochs", lambda *a, **k: started.append(1) or [])
+    monkeypatch.setattr("tinygrad_nn.train.mini_batches", lambda *a, **k: started.append(1) or [])
     for option, name in (("--save", "m.npz"), ("--history", "h.csv")):
         code, _out, err = cli(capsys, *QUICK, option, tmp_path / "ro" / name)
         assert code == EXIT_DATA and "Permission denied" in one_line(err) and not started

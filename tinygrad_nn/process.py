@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["Interrupted", "Pending", "StdoutError", "deferred_signals", "guarded_stdout", "stop_signals_raise"]
+P, R = ParamSpec("P"), TypeVar("R")
+
+__all__ = [
+    "Interrupted",
+    "Pending",
+    "StdoutError",
+    "check_pending",
+    "deferred_signals",
+    "defers_signals",
+    "guarded_stdout",
+    "stop_signals_raise",
+]
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -54,6 +66,24 @@ def stop_signals_raise() -> Iterator[None]:
         for s, handler in old.items():
             if _ours(handler):
                 signal.signal(s, handler)
+
+
+_active: list[Pending] = []  # the Pending of the outermost deferring block, while one runs
+
+
+def check_pending() -> None:
+    """Raise `Interrupted` if a stop signal arrived while deferred (a no-op outside a deferring block)."""
+    if _active:
+        _active[0].check()
+
+
+def defers_signals(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run `fn` inside `deferred_signals()`: stop signals wait for its `check_pending()` calls, or its end."""
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with deferred_signals():
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 class Pending:
@@ -98,9 +128,11 @@ def deferred_signals() -> Iterator[Pending]:
     for s, handler in old.items():
         if _ours(handler):
             signal.signal(s, deferrer)
+    _active.append(pending)
     try:
         yield pending
     finally:
+        _active.remove(pending)
         for s, handler in old.items():
             if _ours(handler):
                 signal.signal(s, handler)

@@ -22,7 +22,7 @@ from .data import DataError, Splits, check_memory, mini_batches, open_regular
 from .files import atomic_write, check_output_path
 from .nn import MLP, cost_function
 from .optim import SGD
-from .process import deferred_signals
+from .process import check_pending, defers_signals
 
 __all__ = ["DivergenceError", "EpochRecord", "load_model", "model_metadata", "save_model", "train", "write_history"]
 
@@ -44,6 +44,7 @@ class EpochRecord:
     lr: float  # η during this epoch
 
 
+@defers_signals  # a stop signal is held back until `check_pending()` in the loop
 def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, lr: float = 3.0,
           cost: str = "quadratic", momentum: float = 0.0, weight_decay: float = 0.0, seed: int | None = 0,
           patience: int | None = None, save_path: str | os.PathLike | None = None, progress: bool = False,
@@ -77,16 +78,6 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
     optimizer = SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     if save_path is not None:
         check_output_path(save_path, "the model")  # now, not after the first epoch
-    with deferred_signals() as stop:  # SIGINT/SIGTERM/SIGHUP: stop after the current mini-batch
-        return _train_epochs(net, splits, optimizer, cost_fn, stop, epochs=epochs, batch_size=batch_size, cost=cost,
-                             seed=seed, patience=patience, save_path=save_path, progress=progress, on_epoch=on_epoch)
-
-
-def _train_epochs(net: MLP, splits: Splits, optimizer: SGD, cost_fn: Callable, stop: Any, *, epochs: int,
-                  batch_size: int, cost: str, seed: int | None, patience: int | None,
-                  save_path: str | os.PathLike | None, progress: bool,
-                  on_epoch: Callable[[EpochRecord], None] | None) -> list[EpochRecord]:
-    data, lr = splits.training, optimizer.lr
     dtype = net.layers[0].weight.dtype
     rng = np.random.default_rng(seed)
     history: list[EpochRecord] = []
@@ -105,7 +96,7 @@ def _train_epochs(net: MLP, splits: Splits, optimizer: SGD, cost_fn: Callable, s
                 optimizer.step()
             total += c.data * len(y)
             count += len(y)
-            stop.check()
+            check_pending()  # SIGINT/SIGTERM/SIGHUP stop here, after a whole mini-batch
         if not all(np.all(np.isfinite(p.data)) for p in optimizer.params):
             raise DivergenceError(f"the weights became infinite or NaN in epoch {epoch}: training diverged; "
                                   f"{_divergence_hint(optimizer, lr)}")
@@ -121,7 +112,7 @@ def _train_epochs(net: MLP, splits: Splits, optimizer: SGD, cost_fn: Callable, s
             save_model(net, save_path, {"epoch": epoch, "data": splits.name, "cost": cost})
         if on_epoch is not None:
             on_epoch(record)
-        stop.check()
+        check_pending()
     return history
 
 
