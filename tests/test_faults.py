@@ -708,3 +708,16 @@ def test_an_existing_file_keeps_its_owner_where_the_process_may_keep_it(tmp_path
     os.chown(path, *owner)
     save_model(nn.MLP([2, 2], seed=0), path)
     assert (path.stat().st_uid, path.stat().st_gid) == owner and load_model(path).sizes == [2, 2]
+
+
+def test_a_name_too_long_or_a_file_used_as_a_directory_is_named_before_training(capsys, tmp_path):
+    (tmp_path / "file.npz").write_bytes(b"not a directory")
+    for target, cause in ((tmp_path / ("m" * 300 + ".npz"), "file name too long"),
+                          (tmp_path / "file.npz" / "m.npz", "not a directory")):
+        code, out, err = cli(capsys, *QUICK, "--save", target)
+        assert code in (EXIT_DATA, EXIT_USAGE) and cause in one_line(err).lower() and not out
+        with pytest.raises(DataError) as error:
+            save_model(nn.MLP([2, 2], seed=0), target)
+        assert cause in str(error.value).lower()
+        code, _, err = cli(capsys, "graph", "-o", target.with_suffix(".svg"))
+        assert code == EXIT_DATA and cause in one_line(err).lower()

@@ -206,7 +206,9 @@ def _train(args: argparse.Namespace) -> int:
         if path is not None and (not path or path.endswith(os.sep)):
             raise UsageError(f"{option} {path!r}: expected a file name, not a directory or an empty name")
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise UsageError(f"{option} {path}: directory {os.path.dirname(os.path.abspath(path))} does not exist")
+            parent = os.path.dirname(os.path.abspath(path))
+            raise UsageError(f"{option} {path}: {parent} " + ("is not a directory" if os.path.exists(parent)
+                                                             else "does not exist; create the directory first"))
         if path and os.path.isdir(path):
             raise UsageError(f"{option} {path}: is a directory, expected a file name")
     if args.save and args.history and same_file(args.save, args.history):

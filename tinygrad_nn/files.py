@@ -40,6 +40,12 @@ def _target(path: str | os.PathLike, what: str) -> Path:
         raise DataError(f"cannot write {what} to {text!r}: {'an empty name' if not text else 'a directory name'}, "
                         f"not a file name")
     path, target = Path(path), Path(path)
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a name too long, a file inside a file (ENOTDIR) …
+        raise DataError(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
     if path.is_symlink():
         try:
             target = Path(os.path.realpath(path, strict=True))
@@ -52,7 +58,8 @@ def _target(path: str | os.PathLike, what: str) -> Path:
         shown = path if target == path else f"{path} (a link to {target})"
         raise DataError(f"cannot write {what} to {shown}: it is {kind}, not a regular file; refusing to replace it")
     if not target.parent.is_dir():
-        raise DataError(f"cannot write {what} to {path}: directory {target.parent} does not exist")
+        raise DataError(f"cannot write {what} to {path}: {target.parent} " + (
+            "is not a directory" if target.parent.exists() else "does not exist; create the directory first"))
     return target
 
 
