@@ -590,6 +590,9 @@ def test_every_entry_point_gives_the_same_error_for_the_same_mistake(capsys, tmp
     os.mkfifo(fifo)
     err, lib, code = same_mistake(capsys, tmp_path, ["--network", "--model", str(fifo)], lambda: load_model(fifo))
     assert code == 1 and err.endswith(lib) and "FIFO" in lib and "not found" not in lib
+    from viz.graph import draw_graph
+    err, lib, code = same_mistake(capsys, tmp_path, ["--max-nodes", "2"], lambda: draw_graph(Value(1.0), max_nodes=2))
+    assert code == 2 and err.endswith(lib)
     code_seed, _, err_seed = cli(capsys, "train", "--seed", "-1")
     err, _, code = same_mistake(capsys, tmp_path, ["--seed", "-1"], lambda: nn.MLP([2, 1], seed=-1))
     assert code == code_seed == 2 and one_line(err_seed).split("error: ")[1] == err.split("error: ")[1]

@@ -173,8 +173,6 @@ def _main(argv: list[str]) -> int:
     try:
         output_format(args.output)
         check_output_path(args.output, "the picture")  # before drawing and running dot, not after
-        if args.max_nodes < 3 or args.max_neurons < 3:
-            raise _Failure("--max-nodes and --max-neurons must be at least 3", 2)
         path = render(_draw(args), args.output)
     except _Failure as exc:
         print(f"graph: error: {exc}", file=sys.stderr)
