@@ -20,8 +20,10 @@ import numpy as np
 
 from . import data as datasets
 from .data import DataError
+from .process import Interrupted, StdoutError, guarded_stdout, stop_signals_raise
 
 EXIT_DATA, EXIT_USAGE, EXIT_BUG = 1, 2, 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 
 
 class UsageError(Exception):
@@ -47,13 +49,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _sizes(text: str) -> list[int]:
+    """'64,30,10' → [64, 30, 10], checked by the library's own rule, so every entry point says the same."""
+    from .nn import _check_sizes
+
     try:
         sizes = [int(s) for s in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--sizes {text!r}: expected comma-separated integers like 64,30,10") from None
-    if len(sizes) < 2 or min(sizes) <= 0:
-        raise argparse.ArgumentTypeError(f"--sizes {text!r}: need at least two positive layer sizes")
-    return sizes
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers like 64,30,10") from None
+    try:
+        return _check_sizes(sizes)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {str(exc).removeprefix('sizes: ')}") from None
 
 
 def _number(kind: type, minimum: float, *, strict: bool = False, below: float | None = None) -> Callable:
@@ -165,7 +171,7 @@ def _one_blas_thread() -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line on `argv` (default: sys.argv[1:]) and return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    with _one_blas_thread():
+    with _one_blas_thread(), stop_signals_raise(), guarded_stdout():  # SIGTERM/SIGHUP act like Ctrl-C
         return _main(argv)
 
 
@@ -193,6 +199,11 @@ def _main(argv: list[str]) -> int:
     except UsageError as exc:
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StdoutError as exc:  # `| head -1` closed the pipe: nothing to say; a full disk: say so
+        if exc.broken_pipe:
+            return EXIT_BROKEN_PIPE
+        print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
+        return EXIT_DATA
     except (DataError, OSError, ArithmeticError) as exc:  # a bad file, a full disk, a diverging run
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
         return EXIT_DATA
@@ -202,9 +213,10 @@ def _main(argv: list[str]) -> int:
     except ValueError as exc:  # the library's checks of a user's values (sizes, validation size …)
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("tinygrad-nn: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP
+        signum = exc.signum if isinstance(exc, Interrupted) else 2
+        print(f"tinygrad-nn: {exc or 'interrupted'}", file=sys.stderr)
+        return 128 + signum
     except Exception as exc:
         if debug:
             raise
@@ -218,17 +230,40 @@ def _load(args: argparse.Namespace) -> datasets.Splits:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .files import check_output_path, same_file
     from .nn import MLP
-    from .train import DivergenceError, EpochRecord, train, write_history
+    from .train import (
+        DivergenceError,
+        EpochRecord,
+        decay_diverges,
+        decay_hint,
+        train,
+        write_history,
+    )
 
     if args.history and not args.history.lower().endswith((".json", ".csv")):
         raise UsageError(f"--history {args.history}: use a .json or .csv file name")
     for option, path in (("--save", args.save), ("--history", args.history)):  # before any training
+        if path is not None and (not path or path.endswith(os.sep)):
+            raise UsageError(f"{option} {path!r}: expected a file name, not a directory or an empty name")
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise UsageError(f"{option} {path}: directory {os.path.dirname(os.path.abspath(path))} does not exist")
+            parent = os.path.dirname(os.path.abspath(path))
+            raise UsageError(f"{option} {path}: {parent} " + ("is not a directory" if os.path.exists(parent)
+                                                             else "does not exist; create the directory first"))
         if path and os.path.isdir(path):
             raise UsageError(f"{option} {path}: is a directory, expected a file name")
+    if args.save and args.history and same_file(args.save, args.history):
+        raise UsageError(f"--save and --history name the same file {args.save}; give each its own")
+    for option, path in (("--save", args.save), ("--history", args.history)):
+        if path and os.path.exists(args.data) and same_file(path, args.data):
+            raise UsageError(f"{option} {path} is the --data file; writing it would destroy the data")
+        if path:
+            check_output_path(path, "the model" if option == "--save" else "the history")
+    if args.patience and args.validation_size == 0:
+        raise UsageError("--patience needs a validation set, but --validation-size is 0")
     splits = _load(args)
+    if args.patience and not len(splits.validation):
+        raise UsageError(f"--patience needs a validation set, and {splits.name} has none")
     n_in = splits.training.x.shape[1]
     sizes = args.sizes or [n_in, 30, splits.n_classes]
     if sizes[0] != n_in:
@@ -263,17 +298,21 @@ def _train(args: argparse.Namespace) -> int:
               momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed, patience=args.patience,
               save_path=args.save,
               progress=not args.quiet, on_epoch=lambda r: (history.append(r), report(r)))
-    except DivergenceError:
+    except (DivergenceError, KeyboardInterrupt) as exc:
         if args.save and history:
-            print(f"tinygrad-nn: {args.save} keeps the model of epoch {history[-1].epoch}, the last good one",
-                  file=sys.stderr)
+            print(f"tinygrad-nn: {args.save} keeps the model of epoch {history[-1].epoch}, the last "
+                  f"{'good' if isinstance(exc, DivergenceError) else 'complete'} one", file=sys.stderr)
         raise
     finally:
         if args.history and history:
             write_history(history, args.history)
     if args.save:
         say(f"saved the model to {args.save}")
-    if history[-1].test_accuracy <= 1.5 / splits.n_classes:
+    if history[-1].test_accuracy <= 1.5 / splits.n_classes and decay_diverges(args.lr, args.weight_decay,
+                                                                              args.momentum):
+        print(f"tinygrad-nn: accuracy is at chance level: {decay_hint(args.lr, args.weight_decay, args.momentum)}",
+              file=sys.stderr)
+    elif history[-1].test_accuracy <= 1.5 / splits.n_classes:
         print(f"tinygrad-nn: accuracy is at chance level: the neurons may have saturated; try a smaller --lr "
               f"than {args.lr} (Nielsen ch. 1: η = 100 gives 9.8%)", file=sys.stderr)
     print(f"test accuracy: {history[-1].test_accuracy:.1%}  ({time.perf_counter() - start:.1f} s)")
@@ -288,6 +327,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     if splits.test.x.shape[1] != net.sizes[0]:
         raise DataError(f"model {args.model} takes {net.sizes[0]} inputs but {splits.name} images have "
                         f"{splits.test.x.shape[1]} pixels")
+    if net.sizes[-1] != splits.n_classes:
+        raise DataError(f"model {args.model} has {net.sizes[-1]} outputs but {splits.name} has {splits.n_classes} "
+                        f"classes; it cannot be scored on this data")
     for name, part in (("validation", splits.validation), ("test", splits.test)):
         if len(part):
             print(f"{name} accuracy: {net.accuracy(part.x, part.y):.1%}  ({len(part)} images of {splits.name})")

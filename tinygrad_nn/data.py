@@ -13,16 +13,24 @@ import io
 import math
 import os
 import pickle
+import stat
 import struct
+import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
+
+try:
+    import resource as _resource
+except ImportError:  # not on Windows
+    _resource = None  # type: ignore[assignment]
 
 __all__ = [
     "FASHION_MNIST_DIR",
@@ -173,45 +181,126 @@ def load_digits(validation_size: int = 180, test_size: int = 360, seed: int = 0)
 def read_idx(path: PathLike) -> np.ndarray:
     """Read one IDX file (gzipped when the name ends in ``.gz``) and return its uint8 array.
 
-    Only the unsigned-byte type (0x08) with 1 to 4 dimensions is supported, as used by MNIST.
+    Only the unsigned-byte type (0x08) with 1 to 4 dimensions is supported, as used by MNIST. No more is
+    read than the header promises, so a small file that inflates to gigabytes fails fast.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: IDX file not found")
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: corrupt or truncated gzip stream ({exc})") from exc
+        with open_regular(path, "IDX file") as file:
+            size = os.fstat(file.fileno()).st_size
+            if not path.name.endswith(".gz"):
+                return _read_idx_stream(path, file, size - _idx_header_size(file, size), exact=True)
+            with gzip.GzipFile(fileobj=file, mode="rb") as stream:
+                return _read_idx_stream(path, stream, _DEFLATE_MAX_RATIO * size)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: corrupt or truncated gzip stream ({exc})") from None
 
-    if len(raw) < 4:
-        raise DataError(f"{path}: too short for an IDX header: {len(raw)} bytes, expected at least 4")
-    zero1, zero2, type_code, ndim = raw[:4]
+
+_DEFLATE_MAX_RATIO = 1032  # deflate never inflates one byte into more than 1032
+_CHUNK = 1 << 20
+
+
+def _idx_header_size(file: BinaryIO, size: int) -> int:
+    """The header size of a raw IDX file (4 + 4 × dimensions), peeked without moving the file position."""
+    head = file.read(4)
+    file.seek(0)
+    return 4 + 4 * head[3] if len(head) == 4 else size
+
+
+def _read_idx_stream(path: Path, stream: BinaryIO, most: int, exact: bool = False) -> np.ndarray:
+    """The IDX array from `stream`, which can hold at most `most` payload bytes (`exact`: holds just that many)."""
+    head = stream.read(4)
+    if len(head) < 4:
+        raise DataError(f"{path}: too short for an IDX header: {len(head)} bytes, expected at least 4")
+    zero1, zero2, type_code, ndim = head
     if zero1 != 0 or zero2 != 0:
-        raise DataError(f"{path}: bad IDX magic {raw[:4].hex()}; expected it to start with two zero bytes")
+        raise DataError(f"{path}: bad IDX magic {head.hex()}; expected it to start with two zero bytes")
     if type_code != _IDX_UBYTE:
         raise DataError(
             f"{path}: unsupported IDX type code 0x{type_code:02x}; expected 0x08 (unsigned byte)"
         )
     if not 1 <= ndim <= 4:
         raise DataError(f"{path}: IDX header says {ndim} dimensions; expected 1 to 4")
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
-        raise DataError(f"{path}: truncated IDX header: {len(raw)} bytes, expected {header_size}")
-    dims = struct.unpack(f">{ndim}I", raw[4:header_size])
-    expected, actual = math.prod(dims), len(raw) - header_size
-    if actual != expected:
+    raw_dims = stream.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header: {4 + len(raw_dims)} bytes, expected {4 + 4 * ndim}")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
+    expected = math.prod(dims)
+    if exact and expected != most:
         raise DataError(
-            f"{path}: IDX payload is {actual} bytes, expected {expected} for dimensions {dims}"
-            + (" (file truncated)" if actual < expected else " (trailing data)")
+            f"{path}: IDX payload is {most} bytes, expected {expected} for dimensions {dims}"
+            + (" (file truncated)" if most < expected else " (trailing data)")
         )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(dims).copy()
+    if expected > max(most, 0):
+        raise DataError(f"{path}: the IDX header promises {expected} bytes for dimensions {dims}, more than the "
+                        f"file can hold (at most {max(most, 0)}): file truncated or header corrupt")
+    check_memory(path, expected, f"dimensions {dims}")
+    payload = np.empty(expected, dtype=np.uint8)
+    view, done = memoryview(payload), 0
+    while done < expected:  # in chunks: a reader's read(n) may allocate all n bytes at once
+        got = stream.readinto(view[done : done + _CHUNK])
+        if not got:
+            raise DataError(f"{path}: IDX payload is {done} bytes, expected {expected} for dimensions {dims} "
+                            f"(file truncated)")
+        done += got
+    if stream.read(1):
+        raise DataError(f"{path}: IDX payload is longer than the {expected} bytes of dimensions {dims} "
+                        f"(trailing data)")
+    return payload.reshape(dims)
+
+
+def open_regular(path: PathLike, what: str) -> BinaryIO:
+    """Open an existing regular file for reading, or raise DataError naming the real reason it cannot be.
+
+    A FIFO or device is refused without blocking on it; "not found" is said only of a missing file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise DataError(f"{path}: {what} not found") from None
+    except PermissionError:
+        raise DataError(f"{path}: cannot read the {what}: permission denied") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open the {what}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        from .files import file_kind
+
+        raise DataError(f"{path}: the {what} is {file_kind(path) or 'not a regular file'}, not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def memory_budget() -> int:
+    """Bytes this process may still allocate: the free memory, and the room left under an address-space limit."""
+    budget = sys.maxsize
+    try:
+        with open("/proc/meminfo") as f:
+            budget = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+        soft = _resource.getrlimit(_resource.RLIMIT_AS)[0] if _resource else -1
+        if soft not in (-1, getattr(_resource, "RLIM_INFINITY", -1)):
+            with open("/proc/self/status") as f:
+                used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+            budget = min(budget, soft - used)
+    except (OSError, StopIteration, ValueError):  # no /proc (not Linux): no limit known
+        pass
+    return max(budget, 0)
+
+
+def check_memory(path: PathLike, n_bytes: int, what: str) -> None:
+    """DataError, naming the file, when `n_bytes` would not fit in the memory left (never a MemoryError later)."""
+    budget = memory_budget()
+    if n_bytes > budget:
+        raise DataError(f"{path}: {what} need {n_bytes / 1e6:,.0f} MB, more than the {budget / 1e6:,.0f} MB of "
+                        f"memory available: a corrupt or hostile file (a decompression bomb?)")
 
 
 def _find_idx_file(directory: Path, stem: str) -> Path | None:
     """The existing file for ``stem`` in ``directory``: raw or .gz, dashed or dotted (``train-images.idx3-ubyte``)."""
     dotted = stem.replace("-idx", ".idx")
     for name in (stem + ".gz", stem, dotted + ".gz", dotted):
-        if (directory / name).is_file():
+        if (directory / name).exists():  # a FIFO or a directory here is reported by read_idx, not as missing
             return directory / name
     return None
 
@@ -228,8 +317,12 @@ def _idx_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; "
             f"expected equal counts"
         )
+    if not len(images) or not images[0].size:
+        raise DataError(f"{images_path}: holds no {'images' if not len(images) else 'pixels'} "
+                        f"(shape {images.shape}); expected at least one image of at least one pixel")
     if len(labels) and labels.max() >= _MNIST_CLASSES:
         raise DataError(f"{labels_path}: label {int(labels.max())} out of range; expected 0..9")
+    check_memory(images_path, images.size * 8, f"{len(images)} images as float64 pixels")
     x = images.reshape(len(images), -1).astype(np.float64)
     x /= 255.0
     return x, labels.astype(np.int64), images.shape[1:]
@@ -310,6 +403,30 @@ def _pickle_split(path: Path, split_name: str, split: object) -> Dataset:
     return Dataset(x, y)
 
 
+class _Bounded:
+    """A reader that raises DataError, naming the file, once more than `limit` bytes were read through it."""
+
+    def __init__(self, stream: BinaryIO, path: Path, limit: int) -> None:
+        self.stream, self.path, self.limit, self.count = stream, path, limit, 0
+
+    def _counted(self, data: bytes, promised: int = 0) -> bytes:
+        self.count += len(data)
+        if self.count + promised > self.limit:
+            raise DataError(f"{self.path}: inflates to more than the {self.limit / 1e6:,.0f} MB of memory "
+                            f"available: a corrupt or hostile file (a decompression bomb?)")
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.limit - self.count + 1  # one byte more than allowed is enough to know
+        if self.count + n > self.limit:  # a length field that promises more than memory holds
+            self._counted(bytes(0), promised=n)
+        return self._counted(self.stream.read(n))
+
+    def readline(self) -> bytes:
+        return self._counted(self.stream.readline(_CHUNK))
+
+
 def load_mnist_pickle(path: PathLike, allow_pickle: bool = False) -> Splits:
     """Load Nielsen's ``mnist.pkl.gz``: a (gzipped) pickle of (training, validation, test) (x, y) pairs.
 
@@ -321,12 +438,15 @@ def load_mnist_pickle(path: PathLike, allow_pickle: bool = False) -> Splits:
             f"{path}: refusing to unpickle; loading a pickle can run arbitrary code. Pass "
             f"allow_pickle=True (CLI: --allow-pickle) only for a file you trust"
         )
-    if not path.is_file():
-        raise DataError(f"{path}: pickle file not found")
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rb") as f:
-            data = pickle.load(f, encoding="latin1")
+        with open_regular(path, "pickle file") as file:
+            stream = gzip.GzipFile(fileobj=file, mode="rb") if path.name.endswith(".gz") else file
+            data = pickle.load(_Bounded(stream, path, memory_budget() // 2), encoding="latin1")  # ½: bytes, then arrays
+    except DataError:
+        raise
+    except MemoryError:  # a length field promising more than memory holds; the unpickler allocates first
+        raise DataError(f"{path}: the pickle asks for more than the {memory_budget() / 1e6:,.0f} MB of memory "
+                        f"available: a corrupt or hostile file (a decompression bomb?)") from None
     except Exception as exc:  # unpickling can fail in many ways; all mean a bad file
         raise DataError(f"{path}: cannot unpickle ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, (tuple, list)) or len(data) != 3:
@@ -339,6 +459,9 @@ def load_mnist_pickle(path: PathLike, allow_pickle: bool = False) -> Splits:
         for split_name, split in zip(("training", "validation", "test"), data)
     )
     n_in = training.n_inputs
+    if not len(training) or not len(test) or not n_in:
+        raise DataError(f"{path}: {len(training)} training and {len(test)} test images of {n_in} pixels; "
+                        f"expected at least one image of at least one pixel in each")
     if validation.n_inputs != n_in or test.n_inputs != n_in:
         raise DataError(
             f"{path}: splits have {n_in}, {validation.n_inputs} and {test.n_inputs} inputs; expected equal"
@@ -372,6 +495,10 @@ def load(source: str = "digits", *, allow_pickle: bool = False, validation_size:
     choices = ", ".join(SOURCES)
     if not path.exists():
         raise DataError(f"{source!r}: no such data set, file or directory; valid sources: {choices}")
+    from .files import file_kind
+
+    if file_kind(path):
+        raise DataError(f"{source!r} is {file_kind(path)}, not a data source; valid sources: {choices}")
     raise DataError(f"{source!r}: not a recognised data source; valid sources: {choices}")
 
 

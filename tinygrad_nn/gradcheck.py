@@ -58,10 +58,16 @@ def gradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, atol:
                     numeric[index] += sign * scalar_cost() / (2 * eps)
             finally:
                 _set(x, index, saved)
+        label = f"input {i}" + (f" ({x.name})" if x.name else "")
+        finite = np.isfinite(analytic) & np.isfinite(numeric)
+        if not np.all(finite):  # a NaN compares false with every tolerance: never let it pass
+            bad = tuple(int(k) for k in np.argwhere(~finite)[0])
+            raise GradcheckError(
+                f"gradcheck: {label} of shape {x.shape}: worst element {bad} is not finite: autodiff {analytic[bad]:.10g}, "
+                f"numeric {numeric[bad]:.10g} (eps={eps})")
         error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
-        if error.size and (np.max(error) > 0 or not np.all(np.isfinite(analytic))):
-            worst = np.unravel_index(int(np.argmax(np.where(np.isfinite(error), error, np.inf))), x.shape)
-            label = f"input {i}" + (f" ({x.name})" if x.name else "")
+        if error.size and np.max(error) > 0:
+            worst = np.unravel_index(int(np.argmax(error)), x.shape)
             raise GradcheckError(
                 f"gradcheck: {label} of shape {x.shape}: autodiff and finite differences disagree; worst element "
                 f"{tuple(int(k) for k in worst)}: autodiff {analytic[worst]:.10g}, numeric {numeric[worst]:.10g} "

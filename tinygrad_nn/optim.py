@@ -38,6 +38,14 @@ class SGD:
                 raise TypeError(f"SGD: parameter {i} is not a leaf Value that requires a gradient: {p!r}")
         if not self.params:
             raise ValueError("SGD: got an empty parameter list")
+        owner: dict[int, int] = {}  # listed twice, a parameter would be stepped twice (torch refuses too)
+        for i, p in enumerate(self.params):
+            keys = [id(p)] + ([id(p.data)] if isinstance(p.data, np.ndarray) else [])
+            for key in keys:
+                if key in owner:
+                    raise ValueError(f"SGD: parameter {i} is parameter {owner[key]} again (the same Value or the "
+                                     f"same array); each parameter must appear once")
+            owner.update(dict.fromkeys(keys, i))
         for name, value, ok, expected in [("lr", lr, lambda v: v > 0, "a positive number"),
                                           ("momentum", momentum, lambda v: 0 <= v < 1, "in [0, 1)"),
                                           ("weight_decay", weight_decay, lambda v: v >= 0, "non-negative")]:

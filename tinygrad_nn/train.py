@@ -8,9 +8,9 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from .data import DataError, Splits, mini_batches
+from .data import DataError, Splits, check_memory, mini_batches, open_regular
+from .files import atomic_write, check_output_path
 from .nn import MLP, cost_function
 from .optim import SGD
+from .process import check_pending, defers_signals
 
 __all__ = ["DivergenceError", "EpochRecord", "load_model", "model_metadata", "read_history", "save_model", "train",
            "write_history"]
@@ -48,6 +50,7 @@ class EpochRecord:
     learning_speed: dict[int, float] = field(default_factory=dict)
 
 
+@defers_signals  # a stop signal is held back until `check_pending()` in the loop
 def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, lr: float = 3.0,
           cost: str = "quadratic", momentum: float = 0.0, weight_decay: float = 0.0, seed: int | None = 0,
           patience: int | None = None, save_path: str | os.PathLike | None = None, progress: bool = False,
@@ -68,6 +71,10 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
         raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
     cost_fn = cost_function(cost)
     data = splits.training
+    if not len(data):
+        raise ValueError(f"the training set of {splits.name} is empty")
+    if patience is not None and not len(splits.validation):
+        raise ValueError(f"patience needs a validation set, and {splits.name} has none (validation size 0)")
     if data.x.shape[1] != net.sizes[0]:
         raise ValueError(f"the network has {net.sizes[0]} inputs but {splits.name} images have {data.x.shape[1]} "
                          f"pixels; use --sizes {data.x.shape[1]},...")
@@ -75,6 +82,8 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
         raise ValueError(f"the network has {net.sizes[-1]} outputs but {splits.name} has {splits.n_classes} "
                          f"classes; use --sizes ...,{splits.n_classes}")
     optimizer = SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if save_path is not None:
+        check_output_path(save_path, "the model")  # now, not after the first epoch
     dtype = net.layers[0].weight.dtype
     rng = np.random.default_rng(seed)
     history: list[EpochRecord] = []
@@ -89,7 +98,7 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
                 c = cost_fn(net(x), y)
                 if not math.isfinite(c.data):
                     raise DivergenceError(f"the cost became {c.data} in epoch {epoch}: training diverged; "
-                                          f"try a smaller learning rate than {lr}")
+                                          f"{_divergence_hint(optimizer, lr)}")
                 optimizer.zero_grad()
                 c.backward()
                 for k, b in enumerate(biases):
@@ -98,9 +107,10 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
                 optimizer.step()
             total += c.data * len(y)
             count += len(y)
+            check_pending()  # SIGINT/SIGTERM/SIGHUP stop here, after a whole mini-batch
         if not all(np.all(np.isfinite(p.data)) for p in optimizer.params):
             raise DivergenceError(f"the weights became infinite or NaN in epoch {epoch}: training diverged; "
-                                  f"try a smaller learning rate than {lr}")
+                                  f"{_divergence_hint(optimizer, lr)}")
         batches_run = math.ceil(count / batch_size)
         record = EpochRecord(epoch, total / count, _accuracy(net, splits.validation), _accuracy(net, splits.test),
                              time.perf_counter() - start, optimizer.lr,
@@ -115,7 +125,30 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
             save_model(net, save_path, {"epoch": epoch, "data": splits.name, "cost": cost})
         if on_epoch is not None:
             on_epoch(record)
+        check_pending()
     return history
+
+
+def _divergence_hint(optimizer: SGD, lr: float) -> str:
+    """What to change: the weight decay when it alone makes the weights grow, else the learning rate."""
+    if decay_diverges(lr, optimizer.weight_decay, optimizer.momentum):
+        return decay_hint(lr, optimizer.weight_decay, optimizer.momentum)
+    return f"try a smaller learning rate than {lr}"
+
+
+def decay_diverges(lr: float, weight_decay: float, momentum: float = 0.0) -> bool:
+    """Whether the L2 decay alone makes the weights grow without bound.
+
+    With decay λ' (= λ/n) each step multiplies w by (1 − ηλ'); with momentum μ that recursion is stable only
+    while ηλ' < 2(1 + μ). Beyond it the decay, not the gradient, drives the weights to infinity.
+    """
+    return lr * weight_decay >= 2 * (1 + momentum)
+
+
+def decay_hint(lr: float, weight_decay: float, momentum: float = 0.0) -> str:
+    """The message for a diverging decay: its factor (1 − ηλ/n) and the largest stable decay."""
+    return (f"the weight decay {weight_decay:g} is too large for η = {lr:g}: each step multiplies the weights by "
+            f"1 − ηλ/n = {1 - lr * weight_decay:g}; use a weight decay below {2 * (1 + momentum) / lr:g}")
 
 
 def _accuracy(net: MLP, dataset: Any) -> float | None:
@@ -144,81 +177,112 @@ def _progress(batches: Any, total: int, desc: str, enabled: bool) -> Any:
 # ---- model files: npz arrays (no pickle) + JSON metadata, written atomically --------------------------
 def save_model(net: MLP, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> None:
     """Write the weights and the architecture to `path` (.npz); a crash mid-write never harms an old file."""
-    path = Path(path)
     meta = {"format": MODEL_FORMAT, **net.config(), **(extra or {})}
     arrays = {name: np.asarray(value) for name, value in net.state_dict().items()}
     arrays["__meta__"] = np.array(json.dumps(meta))
-    directory = path.parent
-    if not directory.is_dir():
-        raise DataError(f"cannot save the model to {path}: directory {directory} does not exist")
-    if path.is_dir():
-        raise DataError(f"cannot save the model to {path}: it is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; a model is an ordinary file
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    atomic_write(path, lambda f: np.savez(f, **arrays), "the model")
 
 
 def load_model(path: str | os.PathLike) -> MLP:
-    """Read a model written by `save_model`, checking its metadata and every array's shape."""
+    """Read a model written by `save_model`, checking its metadata, every array's shape and dtype, and that
+    every weight is finite. Each array's header is checked before its data is read, so a file that lies
+    (a tampered size, a decompression bomb) allocates nothing."""
     path = Path(path)
-    arrays, meta = _read_model_file(path)
-    sizes = meta.get("sizes")
-    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(type(n) is int and n > 0 for n in sizes)):
-        raise DataError(f"model file {path}: metadata 'sizes' must be a list of positive layer widths, got {sizes!r}")
-    expected = {}
-    for l, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        expected[f"layers.{l}.weight"], expected[f"layers.{l}.bias"] = (n_out, n_in), (n_out,)
-    if set(arrays) != set(expected):
-        raise DataError(f"model file {path}: arrays {sorted(arrays)} do not match the metadata's sizes {sizes}")
-    for name, shape in expected.items():  # before building anything, so a tampered size allocates nothing
-        if arrays[name].shape != shape or arrays[name].dtype.kind != "f":
-            raise DataError(f"model file {path}: {name} has shape {arrays[name].shape} and dtype "
-                            f"{arrays[name].dtype}, the metadata's sizes {sizes} need {shape} floats")
+    arrays, meta = _read_model_file(path, with_arrays=True)
+    dtypes = {a.dtype for a in arrays.values()}
+    if len(dtypes) > 1:
+        raise DataError(f"model file {path}: the arrays mix dtypes {sorted(map(str, dtypes))}; expected one")
+    for name, array in arrays.items():
+        if not np.all(np.isfinite(array)):
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+            raise DataError(f"model file {path}: {name} holds {array[where]} at {where}: the weights are not finite "
+                            f"(a diverged run?); refusing to use it")
     try:
-        net = MLP(sizes, meta.get("activation"), meta.get("output_activation"), meta.get("init"),
-                  dtype=arrays["layers.0.weight"].dtype)
+        net = MLP(meta["sizes"], meta.get("activation"), meta.get("output_activation"), meta.get("init"),
+                  dtype=dtypes.pop())
         net.load_state_dict(arrays)
     except (ValueError, TypeError) as exc:
         raise DataError(f"model file {path} does not match its metadata: {exc}") from None
     return net
 
 
-def _read_model_file(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The arrays and the metadata of a model file, never unpickling anything."""
-    if path.is_dir():
-        raise DataError(f"model file {path} is a directory")
-    if not path.is_file():
-        raise DataError(f"model file {path} does not exist")
-    with open(path, "rb") as f:
-        if f.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
-            raise DataError(f"model file {path} is not a tinygrad_nn model: not a .npz (zip) file")
+def _expected_shapes(path: Path, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    sizes = meta.get("sizes")
+    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(type(n) is int and n > 0 for n in sizes)):
+        raise DataError(f"model file {path}: metadata 'sizes' must be a list of positive layer widths, got {sizes!r}")
+    expected = {}
+    for l, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        expected[f"layers.{l}.weight"], expected[f"layers.{l}.bias"] = (n_out, n_in), (n_out,)
+    return expected
+
+
+def _read_model_file(path: Path, with_arrays: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays (when asked for) and the metadata of a model file, never unpickling anything."""
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise DataError(f"model file {path} holds a single array (.npy), not a tinygrad_nn model (.npz)")
-        with npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        if isinstance(exc, DataError):
-            raise
+        with open_regular(path, "model file") as f:
+            if f.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+                raise DataError(f"model file {path} is not a tinygrad_nn model: not a .npz (zip) file")
+            f.seek(0)
+            with zipfile.ZipFile(f) as archive:
+                members = {}
+                for info in archive.infolist():
+                    if not info.filename.endswith(".npy"):
+                        raise DataError(f"model file {path}: member {info.filename!r} is not a .npy array")
+                    if info.filename.removesuffix(".npy") in members:
+                        raise DataError(f"model file {path}: member {info.filename!r} appears twice")
+                    members[info.filename.removesuffix(".npy")] = info
+                if "__meta__" not in members:
+                    raise DataError(f"model file {path} has no __meta__ entry: it was not written by tinygrad_nn")
+                meta = _parse_meta(path, _read_member(path, archive, members.pop("__meta__"), None))
+                if not with_arrays:
+                    return {}, meta
+                expected = _expected_shapes(path, meta)
+                if set(members) != set(expected):
+                    raise DataError(f"model file {path}: arrays {sorted(members)} do not match the metadata's "
+                                    f"sizes {meta['sizes']}")
+                check_memory(path, 8 * sum(math.prod(shape) for shape in expected.values()),
+                             f"the layers of sizes {meta['sizes']}")
+                return {name: _read_member(path, archive, info, expected[name]) for name, info in members.items()}, meta
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
         raise DataError(f"model file {path} is not a valid .npz model file ({exc})") from None
-    meta_array = arrays.pop("__meta__", None)
-    if meta_array is None:
-        raise DataError(f"model file {path} has no __meta__ entry: it was not written by tinygrad_nn")
+
+
+_META_MAX_BYTES = 1 << 20
+
+
+def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                 shape: tuple[int, ...] | None) -> np.ndarray:
+    """One .npy member, its header checked first: float weights of `shape`, or (None) the metadata string."""
+    name = info.filename.removesuffix(".npy")
+    where = f"model file {path}: {name}"
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f".npy format version {version} is not supported")
+            found_shape, fortran, dtype = read_header(member)
+        except Exception as exc:  # noqa: BLE001  (numpy's header parser: ValueError, TokenError …)
+            raise DataError(f"{where} has a bad .npy header ({exc})") from None
+        if dtype.hasobject:
+            raise DataError(f"{where} holds Python objects, which only unpickling could read; refusing")
+        if shape is None:
+            if found_shape != () or dtype.kind != "U" or dtype.itemsize > _META_MAX_BYTES:
+                raise DataError(f"{where} must be one string, got shape {found_shape} and dtype {dtype}")
+        elif found_shape != shape or dtype.kind != "f":
+            raise DataError(f"{where} has shape {found_shape} and dtype {dtype}, the metadata's sizes need {shape} "
+                            f"floats")
+        n_bytes = math.prod(found_shape) * dtype.itemsize
+        if info.file_size != member.tell() + n_bytes:  # the zip directory and the .npy header must agree
+            raise DataError(f"{where} is {info.file_size} bytes long, but its header promises "
+                            f"{member.tell() + n_bytes}: corrupt file")
+        data = member.read(n_bytes)
+    array = np.frombuffer(data, dtype=dtype).reshape(found_shape, order="F" if fortran else "C")
+    return array.copy()
+
+
+def _parse_meta(path: Path, meta_array: np.ndarray) -> dict[str, Any]:
     try:
         meta = json.loads(str(meta_array))
     except json.JSONDecodeError as exc:
@@ -226,12 +290,12 @@ def _read_model_file(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else meta
         raise DataError(f"model file {path}: unknown format {found!r}, expected {MODEL_FORMAT!r}")
-    return arrays, meta
+    return meta
 
 
 def model_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON metadata saved with a model (data set, cost, epoch, architecture)."""
-    return _read_model_file(Path(path))[1]
+    return _read_model_file(Path(path), with_arrays=False)[1]
 
 
 def write_history(history: Sequence[EpochRecord], path: str | os.PathLike) -> None:
@@ -239,9 +303,9 @@ def write_history(history: Sequence[EpochRecord], path: str | os.PathLike) -> No
 
     In CSV the learning speeds become the columns ``speed_layer2`` … ``speed_layerL``.
     """
-    path = Path(path)
+    suffix = Path(path).suffix  # `path` itself goes on to atomic_write, which refuses "h.csv/"
     rows = [asdict(r) for r in history]
-    if path.suffix.lower() == ".csv":
+    if suffix.lower() == ".csv":
         for row in rows:
             row.update({f"speed_layer{l}": s for l, s in row.pop("learning_speed").items()})
         fields = [f for f in EpochRecord.__dataclass_fields__ if f != "learning_speed"]
@@ -251,11 +315,11 @@ def write_history(history: Sequence[EpochRecord], path: str | os.PathLike) -> No
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
-    elif path.suffix.lower() == ".json":
+    elif suffix.lower() == ".json":
         text = json.dumps(rows, indent=2) + "\n"
     else:
-        raise ValueError(f"--history {path}: unknown extension {path.suffix!r}; use .json or .csv")
-    path.write_text(text)
+        raise ValueError(f"--history {path}: unknown extension {suffix!r}; use .json or .csv")
+    atomic_write(path, lambda f: f.write(text.encode()), "the history")
 
 
 def read_history(path: str | os.PathLike) -> list[EpochRecord]:

@@ -26,6 +26,7 @@ import graphviz
 import numpy as np
 
 from tinygrad_nn.engine import Value, _topological_order
+from tinygrad_nn.files import atomic_write
 
 from . import _style as S
 from ._style import sup
@@ -144,10 +145,9 @@ class BackwardAnimation:
         self.html, self.steps = page, steps
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the page to `path` (conventionally .html) and return the path."""
-        path = Path(path)
-        path.write_text(self.html, encoding="utf-8")
-        return path
+        """Write the page to `path` (conventionally .html), atomically like every output, and return the path."""
+        page = self.html.encode("utf-8")
+        return atomic_write(path, lambda f: f.write(page), "the player page")
 
     def _repr_html_(self) -> str:
         return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" '

@@ -29,7 +29,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinygrad_nn import Value, nn
-from tinygrad_nn.cli import HelpFormatter
+from tinygrad_nn.cli import (  # the same checks and messages as tinygrad-nn
+    HelpFormatter,
+    _seed,
+    _sizes,
+)
+from tinygrad_nn.data import DataError
+from tinygrad_nn.files import check_output_path
+from tinygrad_nn.process import (
+    Interrupted,
+    StdoutError,
+    guarded_stdout,
+    stop_signals_raise,
+)
 
 from .animate import animate_backward
 from .backprop import draw_backprop
@@ -55,25 +67,13 @@ class _Failure(Exception):
         self.status = status
 
 
-def _sizes(text: str) -> list[int]:
-    """'2,3,1' → [2, 3, 1]: at least two positive integers."""
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 2,3,1, got {text!r}") from None
-    if len(sizes) < 2:
-        raise argparse.ArgumentTypeError(f"need at least two layer sizes (inputs and outputs), got {text!r}")
-    if any(s <= 0 for s in sizes):
-        raise argparse.ArgumentTypeError(f"every layer size must be positive, got {text!r}")
-    return sizes
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="graph", formatter_class=HelpFormatter, description="Draw a network's computation graph (default) or its layers of "
-                                          "neurons (--network) into an svg, png, pdf or dot file.")
+    p = _Parser(prog="graph", formatter_class=HelpFormatter,
+                description="Draw a network's computation graph (default) or its layers of neurons (--network) "
+                            "into an svg, png, pdf or dot file.")
     p.add_argument("-o", "--output", required=True, help="the file to write; its extension picks the format")
     p.add_argument("--sizes", type=_sizes, help="layer sizes, e.g. 2,3,1 (default 2,3,1 for the graph)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and of the example (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the weights and of the example (default 0)")
     p.add_argument("--cost", choices=nn.COSTS, default="quadratic", help="the cost to differentiate (default quadratic)")
     p.add_argument("--scalar", action="store_true", help="use the ScalarMLP: one graph node per weight")
     p.add_argument("--max-nodes", type=int, default=500, help="collapse graphs larger than this (default 500)")
@@ -140,8 +140,8 @@ def _load_model(path: str) -> nn.MLP:
                        f"use --sizes to draw a random network") from None
     try:
         return load_model(path)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise _Failure(f"cannot load model {path!r}: {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # load_model's DataError names the file already
+        raise _Failure(str(exc) if isinstance(exc, DataError) else f"cannot load model {path!r}: {exc}") from None
 
 
 def _test_example(net: nn.MLP, args: argparse.Namespace) -> tuple[np.ndarray, int, str, np.ndarray | None]:
@@ -244,6 +244,19 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["graph"]:
         argv = argv[1:]
+    with stop_signals_raise(), guarded_stdout():  # SIGTERM/SIGHUP: kill dot, remove the temporary file
+        try:
+            return _main(argv)
+        except StdoutError as exc:  # `| head -1` closed the pipe: nothing to say; a full disk: say so
+            if not exc.broken_pipe:
+                print(f"graph: error: {exc}", file=sys.stderr)
+            return 141 if exc.broken_pipe else 1
+        except KeyboardInterrupt as exc:
+            print(f"graph: {exc or 'interrupted'}", file=sys.stderr)
+            return 128 + (exc.signum if isinstance(exc, Interrupted) else 2)
+
+
+def _main(argv: list[str]) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
@@ -257,13 +270,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise _Failure(f"--animate writes a web page: use an .html output file, not {args.output!r}", 2)
         else:
             output_format(args.output)
-        if args.max_nodes < 3 or args.max_neurons < 3:
-            raise _Failure("--max-nodes and --max-neurons must be at least 3", 2)
+        check_output_path(args.output, "the picture")  # before drawing and running dot, not after
         drawing = _draw(args)
         path = drawing if args.animate else render(drawing, args.output)
     except _Failure as exc:
         print(f"graph: error: {exc}", file=sys.stderr)
         return exc.status
+    except DataError as exc:  # an output that is a device or FIFO, a model file that lies
+        print(f"graph: error: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:  # an unknown output extension, or a network the options do not fit
         print(f"graph: error: {exc}", file=sys.stderr)
         return 2

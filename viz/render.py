@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import subprocess
 from pathlib import Path
 
 import graphviz
+
+from tinygrad_nn.files import atomic_write
 
 __all__ = ["FORMATS", "GraphvizNotFoundError", "render"]
 
@@ -37,14 +42,37 @@ def render(graph: graphviz.Graph | graphviz.Digraph, path: str | os.PathLike) ->
     Returns the path written. Raises ValueError for an unknown extension and `GraphvizNotFoundError`
     (a RuntimeError) with installation instructions when the `dot` executable is missing.
     """
-    path = Path(path)
     fmt = output_format(path)
-    if fmt == "dot":
-        path.write_text(graph.source, encoding="utf-8")
-        return path
+    data = graph.source.encode("utf-8") if fmt == "dot" else _pipe(graph, fmt)
+    atomic_write(path, lambda f: f.write(data), "the picture")  # never a half-written picture or a stray temp file
+    return Path(path)
+
+
+def _pipe(graph: graphviz.Graph | graphviz.Digraph, fmt: str) -> bytes:
+    """Graphviz's output for `graph` in `fmt`; `dot` is killed if this process is interrupted or dies."""
+    engine = shutil.which(graph.engine)
+    if engine is None:
+        raise GraphvizNotFoundError(INSTALL_HINT)
+    process = subprocess.Popen([engine, f"-T{fmt}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, preexec_fn=_die_with_parent)  # noqa: PLW1509
     try:
-        data = graph.pipe(format=fmt)
-    except graphviz.ExecutableNotFound as exc:
-        raise GraphvizNotFoundError(INSTALL_HINT) from exc
-    path.write_bytes(data)
-    return path
+        data, errors = process.communicate(graph.source.encode(graph.encoding or "utf-8"))
+    except BaseException:  # Ctrl-C, SIGTERM: dot must not outlive us
+        process.kill()
+        process.wait()
+        raise
+    if process.returncode:
+        detail = errors.decode(errors="replace").strip().splitlines()
+        raise RuntimeError(f"Graphviz's {graph.engine} failed with status {process.returncode}"
+                           + (f": {detail[-1]}" if detail else ""))
+    return data
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to kill it when its parent dies, even by SIGKILL (no-op elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
