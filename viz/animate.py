@@ -128,9 +128,9 @@ def _run_backward(root: Value, index: dict[int, int]) -> list[_Step]:
 
 
 def _describe(v: Value, i: int) -> str:
-    """A short name for a node: its name, or what it is and its value (what its box in the picture shows)."""
+    """A short name for a node: its name in the book's notation (z³₁, w²), or what it is and its value."""
     if v.name:
-        return v.name
+        return S.book_name(v.name)
     if v._a is None:
         return f"{'parameter' if v.requires_grad else 'constant'} {S.fmt_array(v.data)}"
     return f"the {v.op} node ({S.fmt_array(v.data)})"
