@@ -153,8 +153,7 @@ def axes(ndim: int, allow_tuple: bool = True) -> Strategy:
 def layer_sizes(min_layers: int = 1, max_layers: int = 3, min_width: int = 1,
                 max_width: int = 8) -> Strategy[list[int]]:
     """Layer sizes [n_in, …, n_out] of a network with min_layers … max_layers weight layers."""
-    return st.integers(min_layers, max_layers).flatmap(
-        lambda n: st.lists(st.integers(min_width, max_width), min_size=n + 1, max_size=n + 1))
+    return st.lists(st.integers(min_width, max_width), min_size=min_layers + 1, max_size=max_layers + 1)
 
 
 def _value(draw: st.DrawFn, choice: Any) -> Any:
