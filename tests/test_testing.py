@@ -7,9 +7,12 @@ so adding it to an op changes its backward and leaves its forward (and hence fin
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -353,3 +356,29 @@ def test_the_library_does_not_import_hypothesis_and_testing_says_how_to_get_it()
 def test_every_exported_name_exists():
     assert len(testing.__all__) == len(set(testing.__all__))
     assert all(hasattr(testing, name) for name in testing.__all__)
+
+
+# ---- the documented examples run ------------------------------------------------------------------------
+def _run_tests_in(code: str, path: Path) -> int:
+    """Import `code` as a module and call each of its test functions (hypothesis runs them)."""
+    path.write_text(code, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tests = [fn for name, fn in vars(module).items() if name.startswith("test_")]
+    for fn in tests:
+        fn()
+    return len(tests)
+
+
+def test_the_module_docstring_example_runs(tmp_path):
+    doc = testing.__doc__
+    code = doc[doc.index("Testing your own op::") + len("Testing your own op::"):doc.index("hypothesis is needed")]
+    assert _run_tests_in(textwrap.dedent(code), tmp_path / "docstring_example.py") == 2
+
+
+def test_the_readme_example_runs(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Testing your own ops"):]
+    start = section.index("```python\n") + len("```python\n")
+    assert _run_tests_in(section[start:section.index("```\n", start)], tmp_path / "readme_example.py") == 2

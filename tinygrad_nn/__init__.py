@@ -8,6 +8,8 @@
   them and against finite differences; `gradcheck` checks any function against finite differences.
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop and model files; `perceptron`: chapter 1's NAND perceptron and adder.
+- `tinygrad_nn.testing` (import it by name; it needs hypothesis): strategies and gradient checkers for
+  testing your own ops against finite differences and networks against BP1–BP4.
 """
 from . import backprop, data, nn, optim, perceptron, train
 from .compare import compare_gradients
