@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tinygrad_nn import compare, engine
 from tinygrad_nn.compare import GradientReport, compare_gradients
 from tinygrad_nn.nn import MLP
+from tinygrad_nn.testing import TARGETS, mini_batches, networks
 
 ROOT = Path(__file__).resolve().parents[1]
 QUANTITIES = ["δ (BP1/BP2)", "∂C/∂b (BP3)", "∂C/∂w (BP4)", "finite diff ∂C/∂w", "finite diff ∂C/∂b"]
@@ -70,15 +71,14 @@ def test_small_networks_agree(sizes, batch, cost):
     assert_table_complete(report, len(sizes) - 1)
 
 
-@given(st.lists(st.integers(1, 8), min_size=2, max_size=4), st.integers(1, 12), st.integers(0, 2 ** 32 - 1),
-       st.sampled_from(["quadratic", "cross-entropy"]), st.booleans())
-def test_random_small_networks_agree(sizes, batch, seed, cost, onehot):
-    net, x, y = problem(sizes, batch, seed)
-    if onehot:
-        y = np.eye(sizes[-1])[y]
+@given(networks(max_layers=3, max_width=8), st.data(), st.sampled_from(["quadratic", "cross-entropy"]),
+       st.integers(0, 2 ** 32 - 1))
+def test_random_small_networks_agree(net, data, cost, seed):
+    x, y = data.draw(mini_batches(net, max_size=12, x_scale=1.0, targets=TARGETS, single=True))
     report = compare_gradients(net, x, y, cost=cost, seed=seed)
     assert report.ok, str(report)
-    assert_table_complete(report, len(sizes) - 1)
+    assert_table_complete(report, len(net.sizes) - 1)
+    assert report.batch == (1 if x.ndim == 1 else len(x))
 
 
 def test_repeated_checks_do_not_accumulate_gradients():

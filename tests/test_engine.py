@@ -1,9 +1,10 @@
 """Tests for tinygrad_nn.engine: every op against central finite differences, dtypes, graph semantics,
 numpy interop, numerics at extreme inputs, and error messages.
 
-The finite-difference reference below (`_fd_grad`, `check_vjp`) is deliberately independent of
-`tinygrad_nn.gradcheck`: it evaluates the forward pass on fresh constants, perturbing one element of
-one input at a time, and compares against the vector–Jacobian product that `backward(grad=r)` computes.
+The finite-difference reference (`tinygrad_nn.testing.check_op_gradient`, used by `check_vjp` below) is
+deliberately independent of `tinygrad_nn.gradcheck`: it evaluates the forward pass on fresh constants,
+perturbing one element of one input at a time, and compares against the vector–Jacobian product that
+`backward(grad=r)` computes.
 """
 
 from __future__ import annotations
@@ -22,125 +23,34 @@ from hypothesis.extra import numpy as hnp
 
 from tinygrad_nn import Value, detect_anomaly, gradcheck, linear, no_grad
 from tinygrad_nn.engine import is_grad_enabled
+from tinygrad_nn.testing import (
+    AWAY_FROM_ZERO,
+    FLOATS,
+    NONZERO,
+    POSITIVE,
+    arrays,
+    axes,
+    broadcastable_operands,
+    check_op_gradient,
+    cotangent,
+    distinct_arrays,
+    operands,
+    positive_floats,
+    shapes,
+)
 
 # ---------------------------------------------------------------------------------------------------
-# An independent finite-difference reference
+# The reference: tinygrad_nn.testing's independent central differences, and the library's gradcheck too
 # ---------------------------------------------------------------------------------------------------
-EPS = 1e-6
-RTOL = 1e-5
-ATOL = 1e-5
+POW_BASE = positive_floats(0.5)   # bases of pow with a Value exponent: |ln base| stays small
 
 
-def _fd_grad(loss, x, eps=EPS):
-    """Central differences of the scalar `loss(x)` w.r.t. every element of `x` (a float or an ndarray)."""
-    if isinstance(x, float):
-        return (loss(x + eps) - loss(x - eps)) / (2 * eps)
-    g = np.zeros(x.shape, dtype=np.float64)
-    for idx in np.ndindex(*x.shape):
-        xp = x.copy()
-        xp[idx] += eps
-        xm = x.copy()
-        xm[idx] -= eps
-        g[idx] = (loss(xp) - loss(xm)) / (2 * eps)
-    return g
-
-
-def _cotangent(out, rng):
-    """A random weighting r of the output's shape: a float for a scalar output, else an array."""
-    if out.shape == ():
-        return float(rng.standard_normal())
-    return rng.standard_normal(out.shape)
-
-
-def check_vjp(fn, *inputs, eps=EPS, rtol=RTOL, atol=ATOL, seed=0, also_gradcheck=True):
-    """Assert that backward(grad=r) of fn(*Values) gives Σ r ⊙ ∂fn/∂input by central differences.
-
-    `inputs` are raw floats / float64 arrays; each becomes a leaf requiring a gradient. Returns (out, leaves).
-    """
-    leaves = [Value(x) for x in inputs]
-    out = fn(*leaves)
-    assert isinstance(out, Value)
-    rng = np.random.default_rng(seed)
-    r = _cotangent(out, rng)
-    out.backward(grad=r)
-
-    def loss_wrt(i):
-        def loss(xi):
-            args = [Value(x, requires_grad=False) for x in inputs]
-            args[i] = Value(xi, requires_grad=False)
-            y = fn(*args)
-            return float(np.sum(np.asarray(y.data, dtype=np.float64) * r))
-        return loss
-
-    for i, (x, leaf) in enumerate(zip(inputs, leaves)):
-        numeric = _fd_grad(loss_wrt(i), x, eps)
-        assert leaf.grad is not None, f"input {i} got no gradient"
-        if isinstance(x, float):
-            assert type(leaf.grad) is float, f"input {i}: a Python-float leaf must get a float grad"
-        else:
-            assert isinstance(leaf.grad, np.ndarray)
-            assert leaf.grad.shape == x.shape, f"input {i}: grad shape {leaf.grad.shape} != {x.shape}"
-            assert leaf.grad.dtype == np.float64
-        np.testing.assert_allclose(leaf.grad, numeric, rtol=rtol, atol=atol, err_msg=f"input {i}")
-    if also_gradcheck:
-        assert gradcheck(fn, *[Value(x) for x in inputs]) is True
+def check_vjp(fn, *inputs):
+    """`check_op_gradient` (backward(grad=r) against central differences of Σ r ⊙ fn, eps 1e-6, rtol = atol =
+    1e-5), then `gradcheck` on the same inputs. Returns (out, leaves)."""
+    out, leaves = check_op_gradient(fn, *inputs)
+    assert gradcheck(fn, *[Value(x) for x in inputs]) is True
     return out, leaves
-
-
-def test_fd_helper_detects_a_wrong_gradient():
-    """Sanity check of the reference itself: it must reject a wrong derivative."""
-    x = np.array([0.3, -1.2, 2.0])
-    num = _fd_grad(lambda v: float(np.sum(v ** 3)), x)
-    np.testing.assert_allclose(num, 3 * x ** 2, rtol=1e-7)
-    with pytest.raises(AssertionError):
-        np.testing.assert_allclose(num, 2 * x ** 2, rtol=RTOL, atol=ATOL)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Strategies
-# ---------------------------------------------------------------------------------------------------
-FLOATS = st.floats(-3, 3)
-POSITIVE = st.floats(0.1, 3)
-POW_BASE = st.floats(0.5, 3)
-NONZERO = st.one_of(st.floats(0.5, 3), st.floats(-3, -0.5))  # |b| > 0.5: safe denominators
-AWAY_FROM_KINK = st.one_of(st.floats(0.1, 3), st.floats(-3, -0.1))  # relu's kink at 0
-
-
-def shapes(min_dims=0, max_dims=3, max_side=4):
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side)
-
-
-def arrays(shape, elements=FLOATS):
-    return hnp.arrays(np.float64, shape, elements=elements)
-
-
-def draw_operand(data, shape, elements=FLOATS, allow_scalar=True, label="x"):
-    """A float64 array of `shape`; for shape () sometimes a Python float (the scalar path)."""
-    if shape == () and allow_scalar and data.draw(st.booleans(), label=f"{label} is a Python float"):
-        return data.draw(elements, label=label)
-    return data.draw(arrays(shape, elements), label=label)
-
-
-def operands(elements=FLOATS, min_dims=0):
-    """Either a Python float or a float64 array (0-d to 3-d)."""
-    return st.one_of(elements, shapes(min_dims).flatmap(lambda s: arrays(s, elements)))
-
-
-def distinct_array(data, shape):
-    """An array with no near-ties (gaps ≥ 0.27), so max's gradient is well-defined under perturbation."""
-    size = int(np.prod(shape))
-    perm = data.draw(st.permutations(range(size)), label="order")
-    noise = data.draw(arrays((size,), st.floats(0, 0.1)), label="noise")
-    return ((np.array(perm, dtype=np.float64) * 0.37 + noise) - 0.37 * size / 2).reshape(shape)
-
-
-def axis_arg(data, ndim, allow_tuple=True):
-    options = [st.none()]
-    if ndim > 0:
-        options.append(st.integers(-ndim, ndim - 1))
-    if allow_tuple:
-        options.append(hnp.valid_tuple_axes(ndim))
-    return data.draw(st.one_of(*options), label="axis")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -159,10 +69,7 @@ BINARY = {
 @given(data=st.data())
 def test_binary_op_broadcasting_matches_finite_differences(name, data):
     op, left, right = BINARY[name]
-    shape_a, shape_b = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
-                                                                   max_side=3), label="shapes").input_shapes
-    a = draw_operand(data, shape_a, left, label="a")
-    b = draw_operand(data, shape_b, right, label="b")
+    a, b = data.draw(broadcastable_operands(left, right, max_dims=3), label="a, b")
     out, (va, vb) = check_vjp(op, a, b)
     np.testing.assert_allclose(out.data, op(np.asarray(a), np.asarray(b)), rtol=1e-12, atol=1e-300)
     assert out.shape == np.broadcast_shapes(np.shape(a), np.shape(b))
@@ -179,10 +86,7 @@ def test_binary_op_broadcasting_matches_finite_differences(name, data):
 def test_binary_op_with_raw_constant_matches_finite_differences(name, side, data):
     """A raw number or ndarray on either side (reflected forms included) is a constant operand."""
     op, left, right = BINARY[name]
-    shape_a, shape_b = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2,
-                                                                   max_side=3), label="shapes").input_shapes
-    a = draw_operand(data, shape_a, left, label="a")
-    b = draw_operand(data, shape_b, right, label="b")
+    a, b = data.draw(broadcastable_operands(left, right, max_dims=2), label="a, b")
     if side == "const_left":
         out, (vb,) = check_vjp(lambda v: op(a, v), b)
         assert np.shape(vb.grad) == np.shape(b)
@@ -197,7 +101,7 @@ def test_binary_op_with_raw_constant_matches_finite_differences(name, side, data
 def test_pow_number_exponent_matches_finite_differences(x, p):
     out, (vx,) = check_vjp(lambda v: v ** p, x)
     np.testing.assert_allclose(out.data, np.power(x, p), rtol=1e-12)
-    np.testing.assert_allclose(vx.grad, np.ones_like(x) * _cotangent(out, np.random.default_rng(0))
+    np.testing.assert_allclose(vx.grad, np.ones_like(x) * cotangent(out.shape)
                                * p * np.power(x, p - 1), rtol=1e-10)
 
 
@@ -230,7 +134,7 @@ UNARY = {
     "log": (lambda v: v.log(), np.log, POSITIVE, 0),
     "tanh": (lambda v: v.tanh(), np.tanh, FLOATS, 0),
     "sigmoid": (lambda v: v.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), st.floats(-6, 6), 0),
-    "relu": (lambda v: v.relu(), lambda x: np.maximum(x, 0), AWAY_FROM_KINK, 0),
+    "relu": (lambda v: v.relu(), lambda x: np.maximum(x, 0), AWAY_FROM_ZERO, 0),
 }
 
 
@@ -238,7 +142,7 @@ UNARY = {
 @given(data=st.data())
 def test_unary_op_matches_finite_differences(name, data):
     fn, ref, elements, min_dims = UNARY[name]
-    x = data.draw(st.one_of(elements, shapes(min_dims).flatmap(lambda s: arrays(s, elements))), label="x")
+    x = data.draw(operands(elements, min_dims), label="x")
     out, (_vx,) = check_vjp(fn, x)
     np.testing.assert_allclose(out.data, ref(np.asarray(x)), rtol=1e-12, atol=1e-300)
     assert out.shape == np.shape(x)
@@ -315,7 +219,7 @@ def test_sum_and_mean_match_finite_differences(name, data):
     fn, ref = REDUCTIONS[name]
     shape = data.draw(shapes(min_dims=0), label="shape")
     x = data.draw(arrays(shape), label="x")
-    axis = axis_arg(data, len(shape))
+    axis = data.draw(axes(len(shape)), label="axis")
     keepdims = data.draw(st.booleans(), label="keepdims")
     out, (_vx,) = check_vjp(lambda v: fn(v, axis, keepdims), x)
     expected = ref(x, axis=axis, keepdims=keepdims)
@@ -329,14 +233,14 @@ def test_sum_and_mean_of_a_python_float(name, x):
     fn, _ = REDUCTIONS[name]
     out, (vx,) = check_vjp(lambda v: fn(v, None, False), x)
     assert type(out.data) is float and out.data == x
-    assert vx.grad == pytest.approx(_cotangent(out, np.random.default_rng(0)))
+    assert vx.grad == pytest.approx(cotangent(out.shape))
 
 
 @given(data=st.data())
 def test_max_matches_finite_differences(data):
     shape = data.draw(shapes(min_dims=0), label="shape")
-    x = distinct_array(data, shape)
-    axis = axis_arg(data, len(shape))
+    x = data.draw(distinct_arrays(shape), label="x")
+    axis = data.draw(axes(len(shape)), label="axis")
     keepdims = data.draw(st.booleans(), label="keepdims")
     out, (vx,) = check_vjp(lambda v: v.max(axis=axis, keepdims=keepdims), x)
     expected = np.max(x, axis=axis, keepdims=keepdims)
@@ -440,7 +344,7 @@ def test_getitem_repeated_indices_add_up():
 @given(data=st.data())
 def test_softmax_family_matches_finite_differences(name, data):
     shape = data.draw(shapes(min_dims=1), label="shape")
-    x = data.draw(arrays(shape, st.floats(-5, 5)), label="x")
+    x = data.draw(arrays(shape, -5, 5), label="x")
     axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
     out, (_vx,) = check_vjp(lambda v: getattr(v, name)(axis=axis), x)
     log_ref = x - np.log(np.sum(np.exp(x), axis=axis, keepdims=True))
@@ -483,7 +387,7 @@ def test_linear_matches_finite_differences(batched, with_bias, data):
 def test_composite_expression_matches_finite_differences(data):
     """A small network-like composition mixing many ops, scalars and broadcasting."""
     m, n = data.draw(st.tuples(st.integers(1, 3), st.integers(1, 4)), label="m, n")
-    x = data.draw(arrays((m, n), AWAY_FROM_KINK), label="x")  # x.relu() below: keep off the kink
+    x = data.draw(arrays((m, n), elements=AWAY_FROM_ZERO), label="x")  # x.relu() below: keep off the kink
     w = data.draw(arrays((n,)), label="w")
     c = data.draw(FLOATS, label="c")
 

@@ -31,6 +31,7 @@ from tinygrad_nn.nn import (
     quadratic_cost,
 )
 from tinygrad_nn.optim import SGD
+from tinygrad_nn.testing import arrays, layer_sizes, shapes
 
 ALLOWED = (ValueError, TypeError, IndexError)
 
@@ -61,7 +62,7 @@ def finite(x: Any) -> bool:
     return bool(np.all(np.isfinite(np.asarray(x, dtype=np.float64))))
 
 
-SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)
+SHAPES = shapes(min_side=0)  # empty arrays included
 SMALL_INTS = st.integers(-(2 ** 53), 2 ** 53)  # Python ints beyond float range: see the report (OverflowError)
 SCALARS = st.one_of(st.none(), st.booleans(), SMALL_INTS, st.floats(), st.complex_numbers(max_magnitude=1e6),
                     st.text(max_size=3), st.binary(max_size=3))
@@ -73,11 +74,6 @@ RANDOM_ARRAYS = hnp.arrays(ARRAY_DTYPES, hnp.array_shapes(min_dims=0, max_dims=3
 OBJECT_ARRAYS = st.lists(SCALARS, max_size=4).map(lambda items: np.array(items + [object()], dtype=object))
 ANY_DATA = st.one_of(SCALARS, NESTED, RANDOM_ARRAYS, OBJECT_ARRAYS, st.just([]), st.just([[], []]),
                      st.just(np.empty((0, 3))), st.just([[1.0, 2.0], [3.0]]), st.just([1, [2, 3]]))
-
-
-def moderate(shape: tuple[int, ...], lo: float = -3.0, hi: float = 3.0, dtype: Any = np.float64) -> st.SearchStrategy:
-    width = 32 if np.dtype(dtype) == np.float32 else 64
-    return hnp.arrays(dtype, shape, elements=st.floats(lo, hi, width=width))
 
 
 # ---- Value(...) ----------------------------------------------------------------------------------------
@@ -126,7 +122,7 @@ def operand(draw: st.DrawFn) -> Value:
     if draw(st.integers(0, 5)) == 0:
         return Value(draw(st.floats(0.5, 2.0)))  # a Python-float scalar Value
     shape = draw(SHAPES)
-    return Value(draw(moderate(shape, 0.5, 2.0)))
+    return Value(draw(arrays(shape, 0.5, 2.0)))
 
 
 @given(operand(), operand(), st.sampled_from(sorted(BINARY)), st.booleans())
@@ -157,7 +153,7 @@ def test_binary_ops_broadcast_or_name_the_shapes(a: Value, b: Value, name: str, 
 @given(SHAPES, ANY_DATA, st.sampled_from(sorted(BINARY) + ["matmul"]), st.booleans(), st.data())
 def test_binary_ops_with_arbitrary_python_objects(shape: tuple, other: Any, name: str, reflected: bool,
                                                    data: st.DataObject) -> None:
-    v = Value(data.draw(moderate(shape, 0.5, 2.0)))
+    v = Value(data.draw(arrays(shape, 0.5, 2.0)))
     op = (lambda a, b: a @ b) if name == "matmul" else BINARY[name]
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -172,8 +168,8 @@ def test_binary_ops_with_arbitrary_python_objects(shape: tuple, other: Any, name
 
 @given(SHAPES, SHAPES, st.data())
 def test_matmul_shapes_and_gradients(sa: tuple, sb: tuple, data: st.DataObject) -> None:
-    A = data.draw(moderate(sa))
-    B = data.draw(moderate(sb))
+    A = data.draw(arrays(sa))
+    B = data.draw(arrays(sb))
     a, b = Value(A), Value(B)
     try:
         expected = np.matmul(A, B)
@@ -187,7 +183,7 @@ def test_matmul_shapes_and_gradients(sa: tuple, sb: tuple, data: st.DataObject) 
         return
     assert ok, out
     assert out.shape == expected.shape and np.allclose(out.data, expected)
-    R = data.draw(moderate(expected.shape))
+    R = data.draw(arrays(expected.shape))
     loss = (out * R).sum()
     loss.backward()
     # the loss is linear in each operand, so the gradient is the loss of each unit matrix
@@ -213,7 +209,7 @@ def _numpy_reduce(op: str, x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarr
 
 @given(SHAPES, AXES, st.booleans(), st.sampled_from(["sum", "mean", "max"]), st.data())
 def test_reductions_with_random_axes(shape: tuple, axis: Any, keepdims: bool, op: str, data: st.DataObject) -> None:
-    x = data.draw(moderate(shape))
+    x = data.draw(arrays(shape))
     v = Value(x)
     with no_warnings():
         ok, out = attempt(lambda: getattr(v, op)(axis=axis, keepdims=keepdims))
@@ -237,7 +233,7 @@ def test_reductions_with_random_axes(shape: tuple, axis: Any, keepdims: bool, op
                          st.lists(st.one_of(st.integers(-2, 7), st.floats(-2, 7), st.none(), st.text(min_size=1, max_size=1)),
                                   min_size=1, max_size=3).map(tuple)), st.booleans(), st.data())
 def test_reshape_to_random_shapes(shape: tuple, target: tuple, as_tuple: bool, data: st.DataObject) -> None:
-    x = data.draw(moderate(shape))
+    x = data.draw(arrays(shape))
     v = Value(x)
     ok, out = attempt(lambda: v.reshape(target) if as_tuple else v.reshape(*target))
     try:
@@ -264,7 +260,7 @@ UNARY = ["sigmoid", "tanh", "exp", "relu", "softmax", "log_softmax"]
 def test_unary_ops_on_finite_inputs_are_finite_and_silent(shape: tuple, dtype: Any, name: str,
                                                           data: st.DataObject) -> None:
     bound = 80.0 if name == "exp" else 1e4  # exp(80) is finite in float32; the others must cope with anything
-    x = data.draw(moderate(shape, -bound, bound, dtype))
+    x = data.draw(arrays(shape, -bound, bound, dtype=dtype))
     v = Value(x)
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     with no_warnings():
@@ -366,7 +362,7 @@ def test_mlp_forward_on_random_shapes(shape: tuple, activation: str, output: str
                                       data: st.DataObject) -> None:
     net = MLP([3, 4, 2], activation=activation, output_activation=output, seed=1)
     if dtype in (np.float64, np.float32):
-        x = data.draw(moderate(shape, -1e3, 1e3, dtype))
+        x = data.draw(arrays(shape, -1e3, 1e3, dtype=dtype))
     else:
         x = data.draw(hnp.arrays(dtype, shape))
     valid = len(shape) in (1, 2) and shape[-1] == 3 and not (len(shape) == 2 and shape[0] == 0)
@@ -403,7 +399,7 @@ def targets(draw: st.DrawFn, out_shape: tuple) -> np.ndarray:
     if kind == "labels":
         return draw(hnp.arrays(np.int64, out_shape[:-1], elements=st.integers(-1, k)))
     if kind == "onehot":
-        return draw(moderate(out_shape, 0.0, 1.0))
+        return draw(arrays(out_shape, 0.0, 1.0))
     if kind == "bool":
         return draw(hnp.arrays(np.bool_, out_shape))
     if kind == "complex":
@@ -412,21 +408,21 @@ def targets(draw: st.DrawFn, out_shape: tuple) -> np.ndarray:
         return np.full(out_shape, "a")
     if kind == "random-shape-labels":
         return draw(hnp.arrays(np.int64, SHAPES, elements=st.integers(0, max(k - 1, 0))))
-    return draw(hnp.arrays(np.float64, SHAPES, elements=st.floats(0, 1)))
+    return draw(arrays(SHAPES, 0.0, 1.0))
 
 
 @given(hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4), st.sampled_from(sorted(COSTS)),
        st.sampled_from(["plain", "sigmoid", "softmax"]), st.data())
 def test_costs_with_random_targets(shape: tuple, cost: str, path: str, data: st.DataObject) -> None:
     if path == "plain":
-        leaf = Value(data.draw(moderate(shape, 0.05, 0.95)))
+        leaf = Value(data.draw(arrays(shape, 0.05, 0.95)))
         a = leaf
     elif path == "sigmoid":
-        leaf = Value(data.draw(moderate(shape, -50.0, 50.0)))
+        leaf = Value(data.draw(arrays(shape, -50.0, 50.0)))
         a = leaf.sigmoid()
     else:  # softmax outputs strictly inside (0, 1): see the report on exactly saturated outputs
         assume(shape[-1] >= 2)
-        leaf = Value(data.draw(moderate(shape, -10.0, 10.0)))
+        leaf = Value(data.draw(arrays(shape, -10.0, 10.0)))
         a = leaf.softmax()
     y = data.draw(targets(shape))
     k = shape[-1]
@@ -544,7 +540,7 @@ def test_mini_batches_random_arguments(n: int, n_labels: int, batch_size: Any, s
 # ---- closed-form backprop ----------------------------------------------------------------------------
 @st.composite
 def backprop_case(draw: st.DrawFn) -> tuple[list, list, np.ndarray, np.ndarray, bool]:
-    sizes = draw(st.lists(st.integers(1, 5), min_size=2, max_size=4))
+    sizes = draw(layer_sizes(1, 3, max_width=5))
     rng = np.random.default_rng(draw(st.integers(0, 1000)))
     weights = [rng.standard_normal((o, i)) for i, o in itertools.pairwise(sizes)]
     biases = [rng.standard_normal(o) for o in sizes[1:]]

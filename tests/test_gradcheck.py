@@ -7,12 +7,11 @@ import re
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from tinygrad_nn import Value, gradcheck, linear
 from tinygrad_nn.engine import _accumulate, _node
 from tinygrad_nn.gradcheck import GradcheckError
+from tinygrad_nn.testing import arrays, floats, shapes
 
 
 # ---- deliberately wrong ops built with the engine's own node helper ---------------------------------
@@ -91,9 +90,7 @@ def test_gradcheck_passes_correct_ops(name):
     assert gradcheck(fn, a, b) is True
 
 
-@given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=2, max_side=4),
-                    elements=st.floats(-2, 2)),
-       y=st.floats(-2, 2))
+@given(x=arrays(shapes(min_dims=1, max_dims=2), -2, 2), y=floats(-2, 2))
 def test_gradcheck_passes_random_compositions(x, y):
     fn = lambda a, s: ((a * s).tanh() + (a - s).sigmoid() * a).sum() / (1.0 + s * s)
     assert gradcheck(fn, Value(x), Value(y)) is True

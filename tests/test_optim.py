@@ -16,6 +16,7 @@ from tinygrad_nn.backprop import backprop
 from tinygrad_nn.engine import Value
 from tinygrad_nn.nn import MLP, ScalarMLP, cost_function
 from tinygrad_nn.optim import SGD
+from tinygrad_nn.testing import mini_batches, networks
 
 RTOL, ATOL = 1e-12, 1e-13
 
@@ -42,15 +43,8 @@ def engine_backward(net: MLP, x, y, cost):
 
 @st.composite
 def training_problems(draw):
-    n_layers = draw(st.integers(1, 3))
-    sizes = draw(st.lists(st.integers(1, 8), min_size=n_layers + 1, max_size=n_layers + 1))
-    m = draw(st.integers(1, 16))
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    net = MLP(sizes, init=draw(st.sampled_from(["normal", "scaled"])), seed=int(rng.integers(2 ** 31)))
-    x = rng.uniform(-2, 2, (m, sizes[0]))
-    y = rng.integers(0, sizes[-1], m)
-    if draw(st.booleans()):
-        y = np.eye(sizes[-1])[y]
+    net = draw(networks(max_layers=3, max_width=8, init=st.sampled_from(["normal", "scaled"])))
+    x, y = draw(mini_batches(net, max_size=16, x_scale=2.0, targets=("labels", "onehot")))
     return net, x, y, draw(st.sampled_from(["quadratic", "cross-entropy"]))
 
 

@@ -14,6 +14,8 @@
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop (recording each layer's learning speed, ch. 5), model and history files; `plot.plot_history`:
   training curves (needs matplotlib, the `plot` extra); `perceptron`: chapter 1's NAND perceptron and adder.
+- `tinygrad_nn.testing` (import it by name; it needs hypothesis): strategies and gradient checkers for
+  testing your own ops against finite differences and networks against BP1–BP4.
 - `__version__`: the version in pyproject.toml (from the installed metadata, or the source tree's file).
 """
 from . import backprop, data, functional, nn, optim, perceptron, plot, train

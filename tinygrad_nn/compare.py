@@ -29,6 +29,8 @@ class Comparison:
     autodiff: float
     reference: float
     tolerance: float
+    autodiff_array: np.ndarray | None = field(default=None, repr=False)   # the arrays compared, for
+    reference_array: np.ndarray | None = field(default=None, repr=False)  # elementwise checks (testing.py)
 
     @property
     def ok(self) -> bool:
@@ -94,7 +96,8 @@ def _compare(layer: int, quantity: str, autodiff: np.ndarray, reference: np.ndar
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
     return Comparison(layer, quantity, max_abs, max_rel, tuple(int(i) for i in worst),
-                      float(autodiff[worst]) if diff.size else 0.0, float(reference[worst]) if diff.size else 0.0, tol)
+                      float(autodiff[worst]) if diff.size else 0.0, float(reference[worst]) if diff.size else 0.0, tol,
+                      autodiff, reference)
 
 
 def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tolerance: float = 1e-9,
@@ -116,9 +119,9 @@ def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tole
             raise ValueError(f"compare_gradients: {name} must be a positive number, got {value!r}")
     if isinstance(fd_samples, bool) or not isinstance(fd_samples, (int, np.integer)) or fd_samples < 0:
         raise ValueError(f"compare_gradients: fd_samples must be a non-negative integer, got {fd_samples!r}")
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    x = np.asarray(x, dtype=np.float64)  # a 1-D x is one example: the engine and BP1–BP4 both take it as is
     y = np.asarray(y)
-    m = x.shape[0]
+    m = 1 if x.ndim == 1 else x.shape[0]
     cost_fn = cost_function(cost)
     if net.layers[0].weight.dtype != np.float64:
         net64 = MLP(net.sizes, net.activation, net.output_activation, net.init, dtype=np.float64)
@@ -138,7 +141,8 @@ def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tole
     rng = np.random.default_rng(seed)
     for i, layer in enumerate(net.layers):
         l = i + 2
-        report.rows.append(_compare(l, "δ (BP1/BP2)", m * zs[i].grad, ref.deltas[i], tolerance))
+        report.rows.append(_compare(l, "δ (BP1/BP2)", np.reshape(m * zs[i].grad, ref.deltas[i].shape), ref.deltas[i],
+                                    tolerance))
         report.rows.append(_compare(l, "∂C/∂b (BP3)", layer.bias.grad, ref.nabla_b[i], tolerance))
         report.rows.append(_compare(l, "∂C/∂w (BP4)", layer.weight.grad, ref.nabla_w[i], tolerance))
         for name, param in (("w", layer.weight), ("b", layer.bias)):
