@@ -1,0 +1,97 @@
+"""The second-order checkers: `gradgradcheck` (shared argument checks and messages with `gradcheck`, a NaN
+never passing) and `testing.check_op_hessian_vector` (passes right second derivatives, catches a wrong
+`Function.backward_graph`). References: finite differences of first-order gradients, float64."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from tinygrad_nn import Function, Value, gradcheck, gradgradcheck, linear, nn, testing
+from tinygrad_nn.gradcheck import GradcheckError
+
+
+class Softplus(Function):
+    """ln(1 + eˣ); softplus′ = σ, softplus″ = σ(1 − σ)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.logaddexp(0.0, x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, = ctx.saved_tensors
+        return grad_output / (1.0 + np.exp(-x))
+
+    @staticmethod
+    def backward_graph(ctx, grad_output, x):
+        return grad_output * x.sigmoid()
+
+
+class FrozenSlopeSoftplus(Softplus):
+    """Right first derivative, wrong second: σ(x) is computed on the numbers, so it is a constant to x."""
+
+    @staticmethod
+    def backward_graph(ctx, grad_output, x):
+        z, = ctx.saved_tensors
+        return grad_output * Value(1.0 / (1.0 + np.exp(-z)), requires_grad=False)
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+@pytest.mark.parametrize("call, error, message", [
+    (lambda c: c(lambda x: x, np.ones(2)), TypeError, r"{}: input 0 must be a Value, got ndarray"),
+    (lambda c: c(lambda x: x, Value(np.ones(2, dtype=np.float32))), TypeError, r"{}: input 0 has dtype float32"),
+    (lambda c: c(lambda x: 3.0, Value(np.ones(2))), TypeError, r"{}: fn must return a Value, got float"),
+    (lambda c: c(lambda x: x, Value(1.0), eps=0), ValueError, r"{}: eps must be a positive number, got 0"),
+    (lambda c: c(lambda x: x, Value(1.0), atol=-1.0), ValueError, r"{}: atol must be a non-negative number"),
+    (lambda c: c(lambda x: x, Value(1.0), rtol=np.inf), ValueError, r"{}: rtol must be a non-negative number"),
+])
+def test_gradcheck_and_gradgradcheck_refuse_bad_arguments_with_the_same_message(check, call, error, message):
+    with pytest.raises(error, match=message.format(check.__name__)):
+        call(check)
+
+
+def test_gradgradcheck_fails_on_a_nan_finite_difference_naming_it():
+    """x^1.5 at x = 1e-7 < eps: the shifted gradient 1.5·(x − eps)^0.5 is NaN; it once passed silently."""
+    x = Value(np.array([1.0, 2.0, 1e-7]))
+    with np.errstate(all="ignore"), pytest.raises(GradcheckError, match=r"gradgradcheck: input 0 of shape \(3,\): "
+                                                                       r"worst element \(2,\) is not finite"):
+        gradgradcheck(lambda a: (a ** 1.5).sum(), x)
+
+
+@given(testing.operands(max_dims=2))
+def test_check_op_hessian_vector_passes_a_right_custom_op_inside_a_graph(x):
+    out, (leaf,) = testing.check_op_hessian_vector(lambda v: (Softplus.apply(v) * v).sum(), x)
+    np.testing.assert_allclose(out.data, np.sum(np.logaddexp(0.0, x) * x), rtol=1e-12, atol=1e-15)
+    assert np.shape(leaf.grad) == np.shape(x) and type(leaf.grad) is type(x)
+
+
+def test_check_op_hessian_vector_catches_a_wrong_backward_graph_that_first_order_checks_miss():
+    x = np.array([0.5, -1.0, 2.0])
+    testing.check_op_gradient(lambda v: FrozenSlopeSoftplus.apply(v).sum(), x)  # first order is right
+    with pytest.raises(AssertionError, match=r"check_op_hessian_vector: input 0 of shape \(3,\), \(H·v\): "
+                                             r"autodiff and finite differences of the gradient disagree"):
+        testing.check_op_hessian_vector(lambda v: FrozenSlopeSoftplus.apply(v).sum(), x)
+    testing.check_op_hessian_vector(lambda v: Softplus.apply(v).sum(), x)
+
+
+def test_check_op_hessian_vector_computes_h_times_v_for_several_inputs():
+    rng = np.random.default_rng(0)
+    W, b, x = rng.standard_normal((2, 3)), rng.standard_normal(2), rng.random((4, 3))
+    y = np.array([0, 1, 1, 0])
+    _, (w_leaf, b_leaf) = testing.check_op_hessian_vector(
+        lambda W, b: nn.cross_entropy_cost(linear(x, W, b).sigmoid(), y), W, b)
+    assert w_leaf.grad.shape == (2, 3) and b_leaf.grad.shape == (2,)
+    assert np.any(w_leaf.grad != 0) and np.any(b_leaf.grad != 0)
+    _, (leaf,) = testing.check_op_hessian_vector(lambda v: v * 2.0 + 1.0, np.ones(3))  # linear: H = 0
+    np.testing.assert_array_equal(leaf.grad, np.zeros(3))
+
+
+def test_check_op_hessian_vector_refuses_bad_input_and_numpy_only_backward():
+    with pytest.raises(TypeError, match="check_op_hessian_vector: input 0 has dtype float32"):
+        testing.check_op_hessian_vector(lambda v: v * v, np.ones(2, dtype=np.float32))
+    with pytest.raises(TypeError, match="check_op_hessian_vector: fn must return a Value"):
+        testing.check_op_hessian_vector(lambda v: 1.0, np.ones(2))
+    with pytest.raises(AssertionError, match="check_op_hessian_vector: input 1 got no gradient"):
+        testing.check_op_hessian_vector(lambda a, b: a * a, np.ones(2), np.ones(2))
