@@ -44,12 +44,13 @@ except ImportError as error:  # the library itself never needs hypothesis
                       "pip install 'tinygrad_nn[testing]' (or the 'dev' extra)") from error
 
 from .compare import GradientReport, compare_gradients
-from .engine import Value
+from .engine import Value, _topological_order
 from .nn import MLP
 
 __all__ = [
     "AWAY_FROM_ZERO", "FLOATS", "NONZERO", "POSITIVE", "TARGETS",
     "arrays", "axes", "broadcastable_operands", "broadcastable_shapes", "check_backprop", "check_op_gradient",
+    "check_op_hessian_vector",
     "cotangent", "distinct_arrays", "finite_differences", "floats", "layer_sizes", "mini_batches", "networks",
     "nonzero_floats", "operands", "positive_floats", "shapes",
 ]
@@ -251,6 +252,16 @@ def _mismatch(what: str, autodiff: Any, reference: Any, reference_name: str, rto
             f"atol + rtol·|{reference_name}| (atol={atol:g}, rtol={rtol:g}{extra})")
 
 
+def _float_inputs(caller: str, inputs: tuple) -> tuple:
+    """The inputs as Python floats or float64 arrays; anything else is refused, naming the input."""
+    for i, x in enumerate(inputs):
+        if isinstance(x, bool) or not isinstance(x, (int, float, np.ndarray)):
+            raise TypeError(f"{caller}: input {i} must be a float or a float64 array, got {type(x).__name__}")
+        if isinstance(x, np.ndarray) and x.dtype != np.float64:
+            raise TypeError(f"{caller}: input {i} has dtype {x.dtype}; finite differences need float64")
+    return tuple(float(x) if isinstance(x, int) else x for x in inputs)
+
+
 def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps: float = 1e-6,
                       rtol: float = 1e-5, atol: float = 1e-5, seed: int = 0) -> tuple[Value, list[Value]]:
     """Assert that fn's reverse-mode gradient equals central finite differences, for every input.
@@ -264,12 +275,7 @@ def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps
     its own shape. Returns (output, leaves) for further checks; raises AssertionError naming the input, the
     worst element, both values and the tolerance.
     """
-    for i, x in enumerate(inputs):
-        if isinstance(x, bool) or not isinstance(x, (int, float, np.ndarray)):
-            raise TypeError(f"check_op_gradient: input {i} must be a float or a float64 array, got {type(x).__name__}")
-        if isinstance(x, np.ndarray) and x.dtype != np.float64:
-            raise TypeError(f"check_op_gradient: input {i} has dtype {x.dtype}; finite differences need float64")
-    inputs = tuple(float(x) if isinstance(x, int) else x for x in inputs)
+    inputs = _float_inputs("check_op_gradient", inputs)
     leaves = [Value(x) for x in inputs]
     out = fn(*leaves)
     if not isinstance(out, Value):
@@ -298,6 +304,69 @@ def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps
                                  f"and dtype {getattr(leaf.grad, 'dtype', None)}")
         numeric = finite_differences(weighted_output(i), x, eps)
         problem = _mismatch(label, leaf.grad, numeric, "finite differences", rtol, atol, f", eps={eps:g}")
+        if problem:
+            raise AssertionError(problem)
+    return out, leaves
+
+
+def check_op_hessian_vector(fn: Callable[..., Value], *inputs: float | np.ndarray, eps: float = 1e-5,
+                            rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0) -> tuple[Value, list[Value]]:
+    """Assert that fn's second derivatives, by backward(create_graph=True) and a second backward, equal
+    central finite differences of its first-order gradients.
+
+    With r = `cotangent(out.shape, seed)` and a seeded random direction vⱼ per input, the gradients
+    gⱼ = ∂⟨r, fn⟩/∂xⱼ written by ``backward(grad=r, create_graph=True)`` (each must be a Value) are
+    differentiated once more: ∂(Σⱼ ⟨gⱼ, vⱼ⟩)/∂xᵢ = (H v)ᵢ. The reference is (g(x + εv) − g(x − εv)) / 2ε
+    with g from plain first-order backward passes on fresh leaves. An element passes when
+    |autodiff − numeric| ≤ atol + rtol·|numeric| (finite-difference error ≈ 1e-10 for ε = 1e-5 on inputs
+    and second derivatives of order 1). Inputs as for `check_op_gradient`. Returns (output, leaves) with
+    each leaf's .grad = (H v)ᵢ; raises AssertionError naming the input, the worst element and both values.
+    """
+    inputs = _float_inputs("check_op_hessian_vector", inputs)
+    rng = np.random.default_rng(seed + 1)
+    directions = [float(rng.standard_normal()) if isinstance(x, float) else rng.standard_normal(x.shape)
+                  for x in inputs]
+
+    def gradients(xs: Sequence[Any], create_graph: bool) -> tuple[Value, list[Value]]:
+        leaves = [Value(x) for x in xs]
+        out = fn(*leaves)
+        if not isinstance(out, Value):
+            raise TypeError(f"check_op_hessian_vector: fn must return a Value, got {type(out).__name__}")
+        out.backward(grad=cotangent(out.shape, seed), create_graph=create_graph)
+        for i, leaf in enumerate(leaves):
+            if leaf.grad is None:
+                raise AssertionError(f"check_op_hessian_vector: input {i} got no gradient from backward "
+                                     "(is it used by fn?)")
+        return out, leaves
+
+    def shifted(t: float) -> list[np.ndarray]:
+        return [np.asarray(leaf.grad, dtype=np.float64) for leaf in gradients(
+            [x + t * v for x, v in zip(inputs, directions)], create_graph=False)[1]]
+
+    out, leaves = gradients(inputs, create_graph=True)
+    first = [leaf.grad for leaf in leaves]
+    plain = [i for i, g in enumerate(first) if not isinstance(g, Value)]
+    if plain:
+        raise AssertionError(f"check_op_hessian_vector: input {plain[0]}: backward(create_graph=True) must write a "
+                             f"Value gradient, got {type(first[plain[0]]).__name__}")
+    for leaf in leaves:
+        leaf.grad = None
+    terms = [(g * v).sum() for g, v in zip(first, directions) if g.requires_grad]
+    if terms:  # else every gradient is a constant: fn is linear, H = 0
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        total.backward()
+        _topological_order(total)  # forget the graph's gradients: create_graph's reference cycles
+    if out._a is not None:
+        _topological_order(out)
+    numeric = [(up - down) / (2 * eps) for up, down in zip(shifted(eps), shifted(-eps))]
+    for i, (x, leaf) in enumerate(zip(inputs, leaves)):
+        if leaf.grad is None:
+            leaf.grad = 0.0 if isinstance(x, float) else np.zeros(x.shape)
+        label = f"check_op_hessian_vector: input {i}" + (f" of shape {x.shape}" if isinstance(x, np.ndarray) else "")
+        problem = _mismatch(f"{label}, (H·v)", leaf.grad, numeric[i], "finite differences of the gradient",
+                            rtol, atol, f", eps={eps:g}")
         if problem:
             raise AssertionError(problem)
     return out, leaves
