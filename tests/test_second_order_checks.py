@@ -1,41 +1,13 @@
-"""The second-order checkers: `gradgradcheck` (shared argument checks and messages with `gradcheck`, a NaN
-never passing) and `testing.check_op_hessian_vector` (passes right second derivatives, catches a wrong
-`Function.backward_graph`). References: finite differences of first-order gradients, float64."""
+"""The second-order checkers: `gradgradcheck` (the same argument checks and messages as `gradcheck`, a NaN
+never passing) and `testing.check_op_hessian_vector` (its tests with custom ops are in test_function.py).
+References: finite differences of first-order gradients, float64."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
 
-from tinygrad_nn import Function, Value, gradcheck, gradgradcheck, linear, nn, testing
+from tinygrad_nn import Value, gradcheck, gradgradcheck, linear, nn, testing
 from tinygrad_nn.gradcheck import GradcheckError
-
-
-class Softplus(Function):
-    """ln(1 + eˣ); softplus′ = σ, softplus″ = σ(1 − σ)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.logaddexp(0.0, x)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        x, = ctx.saved_tensors
-        return grad_output / (1.0 + np.exp(-x))
-
-    @staticmethod
-    def backward_graph(ctx, grad_output, x):
-        return grad_output * x.sigmoid()
-
-
-class FrozenSlopeSoftplus(Softplus):
-    """Right first derivative, wrong second: σ(x) is computed on the numbers, so it is a constant to x."""
-
-    @staticmethod
-    def backward_graph(ctx, grad_output, x):
-        z, = ctx.saved_tensors
-        return grad_output * Value(1.0 / (1.0 + np.exp(-z)), requires_grad=False)
 
 
 @pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
@@ -58,22 +30,6 @@ def test_gradgradcheck_fails_on_a_nan_finite_difference_naming_it():
     with np.errstate(all="ignore"), pytest.raises(GradcheckError, match=r"gradgradcheck: input 0 of shape \(3,\): "
                                                                        r"worst element \(2,\) is not finite"):
         gradgradcheck(lambda a: (a ** 1.5).sum(), x)
-
-
-@given(testing.operands(max_dims=2))
-def test_check_op_hessian_vector_passes_a_right_custom_op_inside_a_graph(x):
-    out, (leaf,) = testing.check_op_hessian_vector(lambda v: (Softplus.apply(v) * v).sum(), x)
-    np.testing.assert_allclose(out.data, np.sum(np.logaddexp(0.0, x) * x), rtol=1e-12, atol=1e-15)
-    assert np.shape(leaf.grad) == np.shape(x)
-
-
-def test_check_op_hessian_vector_catches_a_wrong_backward_graph_that_first_order_checks_miss():
-    x = np.array([0.5, -1.0, 2.0])
-    testing.check_op_gradient(lambda v: FrozenSlopeSoftplus.apply(v).sum(), x)  # first order is right
-    with pytest.raises(AssertionError, match=r"check_op_hessian_vector: input 0 of shape \(3,\), \(H·v\): "
-                                             r"autodiff and finite differences of the gradient disagree"):
-        testing.check_op_hessian_vector(lambda v: FrozenSlopeSoftplus.apply(v).sum(), x)
-    testing.check_op_hessian_vector(lambda v: Softplus.apply(v).sum(), x)
 
 
 def test_check_op_hessian_vector_computes_h_times_v_for_several_inputs():
