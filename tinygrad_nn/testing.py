@@ -1,13 +1,16 @@
 """Hypothesis strategies and gradient checkers for testing ops and networks built on `tinygrad_nn`.
 
-These are the strategies and checks the project's own test suite uses, so they stay true. Two checkers:
+These are the strategies and checks the project's own test suite uses, so they stay true. Three checkers:
 
 - `check_op_gradient(fn, *inputs)`: the op's reverse-mode gradient against central finite differences
   computed here, independently of the engine (and of `tinygrad_nn.gradcheck`);
+- `check_op_hessian_vector(fn, *inputs)`: its second derivatives — H·v by backward(create_graph=True) and a
+  second backward — against central differences of its first-order gradients along v (for a `Function`,
+  this tests `backward_graph`);
 - `check_backprop(net, x, y, cost)`: a network's δˡ, ∂C/∂bˡ and ∂C/∂wˡ against the closed-form BP1–BP4
   (`tinygrad_nn.backprop`, via `compare_gradients`) and against finite differences on sampled weights.
 
-Both raise AssertionError naming what disagrees, where, both values and the tolerance. The strategies draw
+All raise AssertionError naming what disagrees, where, both values and the tolerance. The strategies draw
 shapes, mutually broadcastable operands, float64 arrays in sane ranges (`positive_floats` for log, pow and
 division), networks and mini-batches. Testing your own op::
 
@@ -22,6 +25,7 @@ division), networks and mini-batches. Testing your own op::
     def test_softplus_gradient(x):
         out, (leaf,) = testing.check_op_gradient(softplus, x)
         np.testing.assert_allclose(out.data, np.logaddexp(0, x))
+        testing.check_op_hessian_vector(softplus, x)   # second derivatives, by create_graph
 
     @given(testing.broadcastable_operands(testing.floats(), testing.positive_floats()))
     def test_scaled_log_gradient(ab):
