@@ -140,7 +140,7 @@ def distinct_arrays(draw: st.DrawFn, shape: tuple, gap: float = 0.27) -> np.ndar
     size = int(np.prod(shape))
     order = np.array(draw(st.permutations(range(size))), dtype=np.float64)
     step = gap + 0.1
-    noise = draw(arrays((size,), 0.0, 0.1))
+    noise = draw(arrays((size,), 0.0, 0.05))  # neighbours differ by ≥ gap + 0.05, rounding included
     return (order * step + noise - step * size / 2).reshape(shape)
 
 
@@ -266,6 +266,25 @@ def _float_inputs(caller: str, inputs: tuple) -> tuple:
     return tuple(float(x) if isinstance(x, int) else x for x in inputs)
 
 
+def _label(caller: str, i: int, x: float | np.ndarray) -> str:
+    return f"{caller}: input {i}" + (f" of shape {x.shape}" if isinstance(x, np.ndarray) else "")
+
+
+def _backward(caller: str, fn: Callable[..., Value], inputs: Sequence[Any], seed: int,
+              create_graph: bool = False) -> tuple[Value, list[Value]]:
+    """out = fn(*leaves) on fresh leaf Values, then backward(grad=`cotangent(out.shape, seed)`); every leaf
+    must have received a gradient."""
+    leaves = [Value(x) for x in inputs]
+    out = fn(*leaves)
+    if not isinstance(out, Value):
+        raise TypeError(f"{caller}: fn must return a Value, got {type(out).__name__}")
+    out.backward(grad=cotangent(out.shape, seed), create_graph=create_graph)
+    for i, (x, leaf) in enumerate(zip(inputs, leaves)):
+        if leaf.grad is None:
+            raise AssertionError(f"{_label(caller, i, x)} got no gradient from backward (is it used by fn?)")
+    return out, leaves
+
+
 def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps: float = 1e-6,
                       rtol: float = 1e-5, atol: float = 1e-5, seed: int = 0) -> tuple[Value, list[Value]]:
     """Assert that fn's reverse-mode gradient equals central finite differences, for every input.
@@ -280,12 +299,8 @@ def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps
     worst element, both values and the tolerance.
     """
     inputs = _float_inputs("check_op_gradient", inputs)
-    leaves = [Value(x) for x in inputs]
-    out = fn(*leaves)
-    if not isinstance(out, Value):
-        raise TypeError(f"check_op_gradient: fn must return a Value, got {type(out).__name__}")
+    out, leaves = _backward("check_op_gradient", fn, inputs, seed)
     r = cotangent(out.shape, seed)
-    out.backward(grad=r)
 
     def weighted_output(i: int) -> Callable[[Any], float]:
         def f(xi: Any) -> float:
@@ -295,9 +310,7 @@ def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps
         return f
 
     for i, (x, leaf) in enumerate(zip(inputs, leaves)):
-        label = f"check_op_gradient: input {i}" + (f" of shape {x.shape}" if isinstance(x, np.ndarray) else "")
-        if leaf.grad is None:
-            raise AssertionError(f"{label} got no gradient from backward (is it used by fn?)")
+        label = _label("check_op_gradient", i, x)
         if isinstance(x, float):
             if type(leaf.grad) is not float:
                 raise AssertionError(f"{label}: a Python-float input must get a float gradient, "
@@ -331,23 +344,11 @@ def check_op_hessian_vector(fn: Callable[..., Value], *inputs: float | np.ndarra
     directions = [float(rng.standard_normal()) if isinstance(x, float) else rng.standard_normal(x.shape)
                   for x in inputs]
 
-    def gradients(xs: Sequence[Any], create_graph: bool) -> tuple[Value, list[Value]]:
-        leaves = [Value(x) for x in xs]
-        out = fn(*leaves)
-        if not isinstance(out, Value):
-            raise TypeError(f"check_op_hessian_vector: fn must return a Value, got {type(out).__name__}")
-        out.backward(grad=cotangent(out.shape, seed), create_graph=create_graph)
-        for i, leaf in enumerate(leaves):
-            if leaf.grad is None:
-                raise AssertionError(f"check_op_hessian_vector: input {i} got no gradient from backward "
-                                     "(is it used by fn?)")
-        return out, leaves
-
     def shifted(t: float) -> list[np.ndarray]:
-        return [np.asarray(leaf.grad, dtype=np.float64) for leaf in gradients(
-            [x + t * v for x, v in zip(inputs, directions)], create_graph=False)[1]]
+        return [np.asarray(leaf.grad, dtype=np.float64) for leaf in _backward(
+            "check_op_hessian_vector", fn, [x + t * v for x, v in zip(inputs, directions)], seed)[1]]
 
-    out, leaves = gradients(inputs, create_graph=True)
+    out, leaves = _backward("check_op_hessian_vector", fn, inputs, seed, create_graph=True)
     first = [leaf.grad for leaf in leaves]
     plain = [i for i, g in enumerate(first) if not isinstance(g, Value)]
     if plain:
@@ -368,9 +369,8 @@ def check_op_hessian_vector(fn: Callable[..., Value], *inputs: float | np.ndarra
     for i, (x, leaf) in enumerate(zip(inputs, leaves)):
         if leaf.grad is None:
             leaf.grad = 0.0 if isinstance(x, float) else np.zeros(x.shape)
-        label = f"check_op_hessian_vector: input {i}" + (f" of shape {x.shape}" if isinstance(x, np.ndarray) else "")
-        problem = _mismatch(f"{label}, (H·v)", leaf.grad, numeric[i], "finite differences of the gradient",
-                            rtol, atol, f", eps={eps:g}")
+        problem = _mismatch(f"{_label('check_op_hessian_vector', i, x)}, (H·v)", leaf.grad, numeric[i],
+                            "finite differences of the gradient", rtol, atol, f", eps={eps:g}")
         if problem:
             raise AssertionError(problem)
     return out, leaves
