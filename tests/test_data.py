@@ -22,7 +22,6 @@ from tinygrad_nn.data import (
     FASHION_MNIST_DIR,
     DataError,
     Dataset,
-    Splits,
     load,
     load_digits,
     load_fashion_mnist,
@@ -117,11 +116,6 @@ def test_dataset_rejects_float_labels_and_is_frozen():
 
 
 # ---------------------------------------------------------------------------- digits
-
-
-@pytest.fixture(scope="module")
-def digits() -> Splits:
-    return load_digits()
 
 
 def test_digits_shapes_types_and_ranges(digits):

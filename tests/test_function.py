@@ -18,6 +18,7 @@ from tinygrad_nn import (
     linear,
     nn,
     no_grad,
+    testing,
 )
 from tinygrad_nn.gradcheck import GradcheckError
 
@@ -49,6 +50,15 @@ class DifferentiableSoftplus(Softplus):
     def jvp(ctx, t):
         x, = ctx.saved_tensors
         return t / (1.0 + np.exp(-x))
+
+
+class FrozenSlopeSoftplus(DifferentiableSoftplus):
+    """Right first derivative, wrong second: σ(x) is computed on the numbers, a constant to x."""
+
+    @staticmethod
+    def backward_graph(ctx, grad_output, x):
+        z, = ctx.saved_tensors
+        return grad_output * Value(1.0 / (1.0 + np.exp(-z)), requires_grad=False)
 
 
 class ScaledAdd(Function):
@@ -259,3 +269,19 @@ def test_a_backward_graph_returning_plain_arrays_is_refused():
     x = Value(np.array([0.3, -1.2]))
     with pytest.raises(TypeError, match=r"Frozen.backward_graph: the gradient for input 0 must be a Value"):
         Frozen.apply(x).sum().backward(create_graph=True)
+
+
+@given(testing.operands(max_dims=2))
+def test_check_op_hessian_vector_passes_a_right_custom_op_inside_a_graph(x):
+    out, (leaf,) = testing.check_op_hessian_vector(lambda v: (DifferentiableSoftplus.apply(v) * v).sum(), x)
+    np.testing.assert_allclose(out.data, np.sum(np.logaddexp(0.0, x) * x), rtol=1e-12, atol=1e-15)
+    assert np.shape(leaf.grad) == np.shape(x)
+
+
+def test_check_op_hessian_vector_catches_a_wrong_backward_graph_that_first_order_checks_miss():
+    x = np.array([0.5, -1.0, 2.0])
+    testing.check_op_gradient(lambda v: FrozenSlopeSoftplus.apply(v).sum(), x)  # first order is right
+    with pytest.raises(AssertionError, match=r"check_op_hessian_vector: input 0 of shape \(3,\), \(H·v\): "
+                                             r"autodiff and finite differences of the gradient disagree"):
+        testing.check_op_hessian_vector(lambda v: FrozenSlopeSoftplus.apply(v).sum(), x)
+    testing.check_op_hessian_vector(lambda v: DifferentiableSoftplus.apply(v).sum(), x)

@@ -10,7 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_nn import Value, functional, gradcheck, gradgradcheck, linear, nn, no_grad
+from tinygrad_nn import (
+    Value,
+    functional,
+    gradcheck,
+    gradgradcheck,
+    linear,
+    nn,
+    no_grad,
+    testing,
+)
 from tinygrad_nn.gradcheck import GradcheckError
 
 EPS = 1e-5
@@ -29,16 +38,6 @@ VECTOR_FUNCTIONS = {  # f: Value of shape (4,) → a vector, for vjp and jvp
 }
 
 
-def numeric_gradient(f, x: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e.flat[i] = EPS
-        with no_grad():
-            out.flat[i] = (f(Value(x + e)).data - f(Value(x - e)).data) / (2 * EPS)
-    return out
-
-
 def plain_gradient(f, x: np.ndarray) -> np.ndarray:
     v = Value(x)
     f(v).backward()
@@ -46,10 +45,8 @@ def plain_gradient(f, x: np.ndarray) -> np.ndarray:
 
 
 def assert_close(autodiff, numeric, what: str) -> None:
-    autodiff, numeric = np.asarray(autodiff, dtype=float), np.asarray(numeric, dtype=float)
-    assert autodiff.shape == numeric.shape, what
-    bad = np.abs(autodiff - numeric) > 1e-6 * (1 + np.max(np.abs(numeric))) + 1e-5 * np.abs(numeric)
-    assert not np.any(bad), f"{what}: autodiff {autodiff[bad]} vs numeric {numeric[bad]}"
+    assert np.shape(autodiff) == np.shape(numeric), what  # NaN fails too: assert_allclose never passes it
+    np.testing.assert_allclose(autodiff, numeric, rtol=1e-5, atol=1e-6 * (1 + np.max(np.abs(numeric))), err_msg=what)
 
 
 points = st.tuples(st.integers(0, 2**32 - 1), st.sampled_from(sorted(FUNCTIONS)))
@@ -84,7 +81,8 @@ def test_jvp_and_vjp_match_finite_differences(case):
     assert_close(jv, jv_numeric, f"jvp of {name}")
     value2, uj = functional.vjp(f, x, u)
     np.testing.assert_array_equal(value, value2)
-    assert_close(uj, numeric_gradient(lambda y: (f(y) * u).sum(), x), f"vjp of {name}")
+    assert_close(uj, testing.finite_differences(lambda y: (f(Value(y, requires_grad=False)) * u).sum().data, x, EPS),
+                 f"vjp of {name}")
     assert np.isclose(np.vdot(u, jv), np.vdot(uj, v), rtol=1e-10, atol=1e-12)  # uᵀ(Jv) = (uᵀJ)v
 
 
@@ -162,15 +160,6 @@ def test_gradgradcheck_catches_a_wrong_second_derivative_that_gradcheck_misses(m
     assert gradcheck(f, z)
     with pytest.raises(GradcheckError, match=r"gradgradcheck: input 0 \(z\) of shape \(3,\)"):
         gradgradcheck(f, z)
-
-
-def test_gradgradcheck_rejects_bad_arguments():
-    with pytest.raises(TypeError, match="input 0 must be a Value"):
-        gradgradcheck(lambda x: x, np.ones(2))
-    with pytest.raises(TypeError, match="float64"):
-        gradgradcheck(lambda x: x, Value(np.ones(2, dtype=np.float32)))
-    with pytest.raises(ValueError, match="eps must be a positive"):
-        gradgradcheck(lambda x: x, Value(1.0), eps=0)
 
 
 def test_the_functional_api_leaves_no_reference_cycles():

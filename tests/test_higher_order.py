@@ -4,9 +4,9 @@ A graph is a random sequence of shape-preserving steps over a (3, 4) activation 
 A (3, 4), B (4,), W (4, 4) and a scalar c; every engine op, `linear`, the three costs (both of their
 paths), softmax / log_softmax, max, indexing, pow with a Value exponent and a custom `Function` appear.
 References are central finite differences (float64, eps = 1e-5) of the plain first-order gradient (for
-Hessian-vector products) and of the function itself (for Jacobian-vector products). Tolerance: an element
-passes when |autodiff − numeric| ≤ 1e-6·(1 + max|numeric|) + 1e-5·|numeric|; the finite-difference error
-is O(eps²·f‴) + O(1e-16/eps) ≈ 1e-9 for these smooth graphs.
+Hessian-vector products, by `testing.check_op_hessian_vector`: |autodiff − numeric| ≤ 1e-6 + 1e-5·|numeric|)
+and of the function itself (for Jacobian-vector products: ≤ 1e-6·(1 + max|numeric|) + 1e-5·|numeric|); the
+finite-difference error is O(eps²·f‴) + O(1e-16/eps) ≈ 1e-9 for these smooth graphs.
 """
 from __future__ import annotations
 
@@ -17,7 +17,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_nn import Function, Value, enable_grad, functional, linear, nn, no_grad
+from tinygrad_nn import (
+    Function,
+    Value,
+    enable_grad,
+    functional,
+    linear,
+    nn,
+    no_grad,
+    testing,
+)
 from tinygrad_nn.engine import forward_tangents
 
 EPS = 1e-5
@@ -117,10 +126,7 @@ def shifted(L: dict[str, Value], direction: dict[str, np.ndarray], t: float) -> 
 
 
 def assert_close(autodiff: np.ndarray, numeric: np.ndarray, what: str) -> None:
-    autodiff, numeric = np.asarray(autodiff, dtype=float), np.asarray(numeric, dtype=float)
-    scale = 1.0 + np.max(np.abs(numeric))
-    bad = np.abs(autodiff - numeric) > 1e-6 * scale + 1e-5 * np.abs(numeric)
-    assert not np.any(bad), f"{what}: autodiff {autodiff[bad]} vs numeric {numeric[bad]}"
+    np.testing.assert_allclose(autodiff, numeric, rtol=1e-5, atol=1e-6 * (1 + np.max(np.abs(numeric))), err_msg=what)
 
 
 graphs = st.tuples(st.integers(0, 2**32 - 1), st.lists(st.sampled_from(sorted(STEPS)), min_size=1, max_size=5),
@@ -129,24 +135,15 @@ graphs = st.tuples(st.integers(0, 2**32 - 1), st.lists(st.sampled_from(sorted(ST
 
 @given(graphs)
 def test_hessian_vector_products_by_double_backward_match_finite_differences(graph):
+    """testing.check_op_hessian_vector over the leaves the graph uses (it refuses an unused input)."""
     seed, steps, cost = graph
     L = leaves(seed)
-    rng = np.random.default_rng(seed + 1)
-    v = {k: rng.standard_normal(x.shape) if x.shape else float(rng.standard_normal()) for k, x in L.items()}
-    loss = build(L, steps, cost)
-    loss.backward(create_graph=True)
-    first = {k: x.grad for k, x in L.items()}
-    assert all(isinstance(g, Value) for g in first.values() if g is not None)
-    for x in L.values():
-        x.grad = None
-    total = sum(((g * v[k]).sum() for k, g in first.items() if g is not None and g.requires_grad), Value(0.0))
-    if total.requires_grad:
-        total.backward()
-    numeric_plus = plain_gradients(shifted(L, v, EPS), steps, cost)
-    numeric_minus = plain_gradients(shifted(L, v, -EPS), steps, cost)
-    for k, x in L.items():
-        hv = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.data if isinstance(x.grad, Value) else x.grad)
-        assert_close(hv, (numeric_plus[k] - numeric_minus[k]) / (2 * EPS), f"H·v for {k} ({steps}, {cost})")
+    plain_gradients(L, steps, cost)
+    used = [k for k, x in L.items() if x.grad is not None]
+
+    def f(*xs: Value) -> Value:
+        return build({**L, **dict(zip(used, xs))}, steps, cost)
+    testing.check_op_hessian_vector(f, *(L[k].data for k in used), eps=EPS, seed=seed)
 
 
 @given(graphs)

@@ -11,14 +11,9 @@ import pytest
 
 from tinygrad_nn.backprop import backprop
 from tinygrad_nn.cli import main
-from tinygrad_nn.data import DataError, Splits, load_digits, mini_batches
+from tinygrad_nn.data import DataError, Splits, mini_batches
 from tinygrad_nn.nn import MLP
 from tinygrad_nn.train import EpochRecord, read_history, train, write_history
-
-
-@pytest.fixture(scope="module")
-def digits() -> Splits:
-    return load_digits()
 
 
 def _speeds_by_bp1_bp4(sizes: list[int], splits: Splits, epochs: int, lr: float, seed: int) -> list[list[float]]:

@@ -13,7 +13,7 @@ import pytest
 
 import tinygrad_nn.train as train_module
 from tinygrad_nn import Value, compare_gradients, gradcheck, linear, nn
-from tinygrad_nn.data import DataError, Dataset, Splits, load_digits
+from tinygrad_nn.data import DataError, Dataset, Splits
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.train import (
     DivergenceError,
@@ -23,11 +23,6 @@ from tinygrad_nn.train import (
     train,
     write_history,
 )
-
-
-@pytest.fixture(scope="module")
-def digits() -> Splits:
-    return load_digits()
 
 
 def test_computed_weight_and_bias_given_to_linear_receive_their_gradients():

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_nn.data import DataError, Dataset, Splits, load_digits
+from tinygrad_nn.data import DataError, Dataset, Splits
 from tinygrad_nn.nn import MLP
 from tinygrad_nn.train import (
     MODEL_FORMAT,
@@ -26,11 +26,6 @@ from tinygrad_nn.train import (
     train,
     write_history,
 )
-
-
-@pytest.fixture(scope="module")
-def digits() -> Splits:
-    return load_digits()
 
 
 @pytest.fixture(scope="module")

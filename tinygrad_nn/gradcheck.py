@@ -22,18 +22,8 @@ def gradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, atol:
     vector–Jacobian product that backward computes. An element passes when
     |autodiff − numeric| ≤ atol + rtol·|numeric|. Returns True, or raises GradcheckError.
     """
-    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if not (isinstance(value, (int, float)) and value >= 0 and np.isfinite(value)) or name == "eps" and value == 0:
-            raise ValueError(f"gradcheck: {name} must be a {'positive' if name == 'eps' else 'non-negative'} "
-                             f"number, got {value!r}")
-    for i, x in enumerate(inputs):
-        if not isinstance(x, Value):
-            raise TypeError(f"gradcheck: input {i} must be a Value, got {type(x).__name__}")
-        if x.dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} has dtype {x.dtype}; finite differences need float64")
-    out = fn(*inputs)
-    if not isinstance(out, Value):
-        raise TypeError(f"gradcheck: fn must return a Value, got {type(out).__name__}")
+    _check_arguments("gradcheck", inputs, eps, atol, rtol)
+    out = _checked_output("gradcheck", fn(*inputs))
     weights = None if out.size == 1 else np.random.default_rng(seed).standard_normal(out.shape)
 
     def scalar_cost() -> float:
@@ -49,37 +39,9 @@ def gradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, atol:
         if not x.requires_grad:
             continue
         analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad, dtype=np.float64)
-        numeric = np.zeros(x.shape)
-        for index in np.ndindex(*x.shape):
-            saved = x.data if type(x.data) is float else x.data[index]
-            try:
-                for sign in (+1, -1):
-                    _set(x, index, saved + sign * eps)
-                    numeric[index] += sign * scalar_cost() / (2 * eps)
-            finally:
-                _set(x, index, saved)
-        label = f"input {i}" + (f" ({x.name})" if x.name else "")
-        finite = np.isfinite(analytic) & np.isfinite(numeric)
-        if not np.all(finite):  # a NaN compares false with every tolerance: never let it pass
-            bad = tuple(int(k) for k in np.argwhere(~finite)[0])
-            raise GradcheckError(
-                f"gradcheck: {label} of shape {x.shape}: worst element {bad} is not finite: autodiff {analytic[bad]:.10g}, "
-                f"numeric {numeric[bad]:.10g} (eps={eps})")
-        error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
-        if error.size and np.max(error) > 0:
-            worst = np.unravel_index(int(np.argmax(error)), x.shape)
-            raise GradcheckError(
-                f"gradcheck: {label} of shape {x.shape}: autodiff and finite differences disagree; worst element "
-                f"{tuple(int(k) for k in worst)}: autodiff {analytic[worst]:.10g}, numeric {numeric[worst]:.10g} "
-                f"(atol={atol}, rtol={rtol}, eps={eps})")
+        _compare("gradcheck", _label(i, x), x.shape, analytic, _central_differences(x, eps, scalar_cost),
+                 "autodiff and finite differences disagree", eps, atol, rtol)
     return True
-
-
-def _set(x: Value, index: tuple, value: float) -> None:
-    if type(x.data) is float:
-        x.data = float(value)
-    else:
-        x.data[index] = value
 
 
 def gradgradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, atol: float = 1e-5,
@@ -92,21 +54,11 @@ def gradgradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, a
     ∂/∂xᵢ Σⱼ ⟨u_j, ∂⟨r, fn⟩/∂x_j⟩ = (H u)ᵢ for every element of every input xᵢ that requires a gradient —
     a full row of checks per element, whatever the Hessian's size. Returns True, or raises GradcheckError.
     """
-    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if not (isinstance(value, (int, float)) and value >= 0 and np.isfinite(value)) or name == "eps" and value == 0:
-            raise ValueError(f"gradgradcheck: {name} must be a {'positive' if name == 'eps' else 'non-negative'} "
-                             f"number, got {value!r}")
-    for i, x in enumerate(inputs):
-        if not isinstance(x, Value):
-            raise TypeError(f"gradgradcheck: input {i} must be a Value, got {type(x).__name__}")
-        if x.dtype != np.float64:
-            raise TypeError(f"gradgradcheck: input {i} has dtype {x.dtype}; finite differences need float64")
+    _check_arguments("gradgradcheck", inputs, eps, atol, rtol)
     tracked = [x for x in inputs if x.requires_grad]
     rng = np.random.default_rng(seed)
     with enable_grad():
-        out = fn(*inputs)
-    if not isinstance(out, Value):
-        raise TypeError(f"gradgradcheck: fn must return a Value, got {type(out).__name__}")
+        out = _checked_output("gradgradcheck", fn(*inputs))
     r = None if out.size == 1 else rng.standard_normal(out.shape)
     u = [rng.standard_normal(x.shape) for x in tracked]
 
@@ -123,9 +75,9 @@ def gradgradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, a
             x.grad = None
         return grads
 
-    def contracted(grads: list) -> float:
-        return sum(float(np.vdot(np.asarray(g.data if isinstance(g, Value) else g), uj))
-                   for g, uj in zip(grads, u) if g is not None)
+    def contracted() -> float:
+        return sum(float(np.vdot(np.asarray(g), uj))
+                   for g, uj in zip(first_derivatives(create_graph=False), u) if g is not None)
 
     grads = first_derivatives(create_graph=True)
     total = None
@@ -142,24 +94,72 @@ def gradgradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, a
     for x in tracked:
         x.grad = None
 
-    for i, x in enumerate(tracked):
-        numeric = np.zeros(x.shape)
-        for index in np.ndindex(*x.shape):
-            saved = x.data if type(x.data) is float else x.data[index]
-            try:
-                for sign in (+1, -1):
-                    _set(x, index, saved + sign * eps)
-                    numeric[index] += sign * contracted(first_derivatives(create_graph=False)) / (2 * eps)
-            finally:
-                _set(x, index, saved)
-        error = np.abs(analytic[i] - numeric) - (atol + rtol * np.abs(numeric))
-        if error.size and (np.max(error) > 0 or not np.all(np.isfinite(analytic[i]))):
-            worst = np.unravel_index(int(np.argmax(np.where(np.isfinite(error), error, np.inf))), x.shape)
-            position = next(k for k, y in enumerate(inputs) if y is x)
-            label = f"input {position}" + (f" ({x.name})" if x.name else "")
-            raise GradcheckError(
-                f"gradgradcheck: {label} of shape {x.shape}: second derivatives (Hessian-vector product) and "
-                f"finite differences of the gradient disagree; worst element {tuple(int(k) for k in worst)}: "
-                f"autodiff {analytic[i][worst]:.10g}, numeric {numeric[worst]:.10g} "
-                f"(atol={atol}, rtol={rtol}, eps={eps})")
+    for x, hu in zip(tracked, analytic):
+        position = next(k for k, y in enumerate(inputs) if y is x)
+        _compare("gradgradcheck", _label(position, x), x.shape, hu, _central_differences(x, eps, contracted),
+                 "second derivatives (Hessian-vector product) and finite differences of the gradient disagree",
+                 eps, atol, rtol)
     return True
+
+
+# ---- shared by both checks -----------------------------------------------------------------------------
+def _check_arguments(caller: str, inputs: tuple, eps: float, atol: float, rtol: float) -> None:
+    """eps > 0, atol and rtol ≥ 0 (finite numbers); every input a float64 Value."""
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if not (isinstance(value, (int, float)) and value >= 0 and np.isfinite(value)) or name == "eps" and value == 0:
+            raise ValueError(f"{caller}: {name} must be a {'positive' if name == 'eps' else 'non-negative'} "
+                             f"number, got {value!r}")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"{caller}: input {i} must be a Value, got {type(x).__name__}")
+        if x.dtype != np.float64:
+            raise TypeError(f"{caller}: input {i} has dtype {x.dtype}; finite differences need float64")
+
+
+def _checked_output(caller: str, out: object) -> Value:
+    if not isinstance(out, Value):
+        raise TypeError(f"{caller}: fn must return a Value, got {type(out).__name__}")
+    return out
+
+
+def _label(i: int, x: Value) -> str:
+    return f"input {i}" + (f" ({x.name})" if x.name else "")
+
+
+def _central_differences(x: Value, eps: float, f: Callable[[], float]) -> np.ndarray:
+    """(f(x + eps·e_k) − f(x − eps·e_k)) / 2eps for every element k of x, perturbing x in place (restored)."""
+    numeric = np.zeros(x.shape)
+    for index in np.ndindex(*x.shape):
+        saved = x.data if type(x.data) is float else x.data[index]
+        try:
+            for sign in (+1, -1):
+                _set(x, index, saved + sign * eps)
+                numeric[index] += sign * f() / (2 * eps)
+        finally:
+            _set(x, index, saved)
+    return numeric
+
+
+def _set(x: Value, index: tuple, value: float) -> None:
+    if type(x.data) is float:
+        x.data = float(value)
+    else:
+        x.data[index] = value
+
+
+def _compare(caller: str, label: str, shape: tuple, analytic: np.ndarray, numeric: np.ndarray, disagree: str,
+             eps: float, atol: float, rtol: float) -> None:
+    """Raise GradcheckError naming the worst element unless |analytic − numeric| ≤ atol + rtol·|numeric|
+    everywhere; a NaN or inf on either side fails (it compares false with every tolerance)."""
+    finite = np.isfinite(analytic) & np.isfinite(numeric)
+    if not np.all(finite):
+        bad = tuple(int(k) for k in np.argwhere(~finite)[0])
+        raise GradcheckError(
+            f"{caller}: {label} of shape {shape}: worst element {bad} is not finite: autodiff {analytic[bad]:.10g}, "
+            f"numeric {numeric[bad]:.10g} (eps={eps})")
+    error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    if error.size and np.max(error) > 0:
+        worst = np.unravel_index(int(np.argmax(error)), shape)
+        raise GradcheckError(
+            f"{caller}: {label} of shape {shape}: {disagree}; worst element {tuple(int(k) for k in worst)}: "
+            f"autodiff {analytic[worst]:.10g}, numeric {numeric[worst]:.10g} (atol={atol}, rtol={rtol}, eps={eps})")

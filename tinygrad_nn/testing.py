@@ -1,13 +1,16 @@
 """Hypothesis strategies and gradient checkers for testing ops and networks built on `tinygrad_nn`.
 
-These are the strategies and checks the project's own test suite uses, so they stay true. Two checkers:
+These are the strategies and checks the project's own test suite uses, so they stay true. Three checkers:
 
 - `check_op_gradient(fn, *inputs)`: the op's reverse-mode gradient against central finite differences
   computed here, independently of the engine (and of `tinygrad_nn.gradcheck`);
+- `check_op_hessian_vector(fn, *inputs)`: its second derivatives — H·v by backward(create_graph=True) and a
+  second backward — against central differences of its first-order gradients along v (for a `Function`,
+  this tests `backward_graph`);
 - `check_backprop(net, x, y, cost)`: a network's δˡ, ∂C/∂bˡ and ∂C/∂wˡ against the closed-form BP1–BP4
   (`tinygrad_nn.backprop`, via `compare_gradients`) and against finite differences on sampled weights.
 
-Both raise AssertionError naming what disagrees, where, both values and the tolerance. The strategies draw
+All raise AssertionError naming what disagrees, where, both values and the tolerance. The strategies draw
 shapes, mutually broadcastable operands, float64 arrays in sane ranges (`positive_floats` for log, pow and
 division), networks and mini-batches. Testing your own op::
 
@@ -22,6 +25,7 @@ division), networks and mini-batches. Testing your own op::
     def test_softplus_gradient(x):
         out, (leaf,) = testing.check_op_gradient(softplus, x)
         np.testing.assert_allclose(out.data, np.logaddexp(0, x))
+        testing.check_op_hessian_vector(softplus, x)   # second derivatives, by create_graph
 
     @given(testing.broadcastable_operands(testing.floats(), testing.positive_floats()))
     def test_scaled_log_gradient(ab):
@@ -44,12 +48,13 @@ except ImportError as error:  # the library itself never needs hypothesis
                       "pip install 'tinygrad_nn[testing]' (or the 'dev' extra)") from error
 
 from .compare import GradientReport, compare_gradients
-from .engine import Value
+from .engine import Value, _topological_order
 from .nn import MLP
 
 __all__ = [
     "AWAY_FROM_ZERO", "FLOATS", "NONZERO", "POSITIVE", "TARGETS",
     "arrays", "axes", "broadcastable_operands", "broadcastable_shapes", "check_backprop", "check_op_gradient",
+    "check_op_hessian_vector",
     "cotangent", "distinct_arrays", "finite_differences", "floats", "layer_sizes", "mini_batches", "networks",
     "nonzero_floats", "operands", "positive_floats", "shapes",
 ]
@@ -135,7 +140,7 @@ def distinct_arrays(draw: st.DrawFn, shape: tuple, gap: float = 0.27) -> np.ndar
     size = int(np.prod(shape))
     order = np.array(draw(st.permutations(range(size))), dtype=np.float64)
     step = gap + 0.1
-    noise = draw(arrays((size,), 0.0, 0.1))
+    noise = draw(arrays((size,), 0.0, 0.05))  # neighbours differ by ≥ gap + 0.05, rounding included
     return (order * step + noise - step * size / 2).reshape(shape)
 
 
@@ -251,6 +256,35 @@ def _mismatch(what: str, autodiff: Any, reference: Any, reference_name: str, rto
             f"atol + rtol·|{reference_name}| (atol={atol:g}, rtol={rtol:g}{extra})")
 
 
+def _float_inputs(caller: str, inputs: tuple) -> tuple:
+    """The inputs as Python floats or float64 arrays; anything else is refused, naming the input."""
+    for i, x in enumerate(inputs):
+        if isinstance(x, bool) or not isinstance(x, (int, float, np.ndarray)):
+            raise TypeError(f"{caller}: input {i} must be a float or a float64 array, got {type(x).__name__}")
+        if isinstance(x, np.ndarray) and x.dtype != np.float64:
+            raise TypeError(f"{caller}: input {i} has dtype {x.dtype}; finite differences need float64")
+    return tuple(float(x) if isinstance(x, int) else x for x in inputs)
+
+
+def _label(caller: str, i: int, x: float | np.ndarray) -> str:
+    return f"{caller}: input {i}" + (f" of shape {x.shape}" if isinstance(x, np.ndarray) else "")
+
+
+def _backward(caller: str, fn: Callable[..., Value], inputs: Sequence[Any], seed: int,
+              create_graph: bool = False) -> tuple[Value, list[Value]]:
+    """out = fn(*leaves) on fresh leaf Values, then backward(grad=`cotangent(out.shape, seed)`); every leaf
+    must have received a gradient."""
+    leaves = [Value(x) for x in inputs]
+    out = fn(*leaves)
+    if not isinstance(out, Value):
+        raise TypeError(f"{caller}: fn must return a Value, got {type(out).__name__}")
+    out.backward(grad=cotangent(out.shape, seed), create_graph=create_graph)
+    for i, (x, leaf) in enumerate(zip(inputs, leaves)):
+        if leaf.grad is None:
+            raise AssertionError(f"{_label(caller, i, x)} got no gradient from backward (is it used by fn?)")
+    return out, leaves
+
+
 def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps: float = 1e-6,
                       rtol: float = 1e-5, atol: float = 1e-5, seed: int = 0) -> tuple[Value, list[Value]]:
     """Assert that fn's reverse-mode gradient equals central finite differences, for every input.
@@ -264,18 +298,9 @@ def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps
     its own shape. Returns (output, leaves) for further checks; raises AssertionError naming the input, the
     worst element, both values and the tolerance.
     """
-    for i, x in enumerate(inputs):
-        if isinstance(x, bool) or not isinstance(x, (int, float, np.ndarray)):
-            raise TypeError(f"check_op_gradient: input {i} must be a float or a float64 array, got {type(x).__name__}")
-        if isinstance(x, np.ndarray) and x.dtype != np.float64:
-            raise TypeError(f"check_op_gradient: input {i} has dtype {x.dtype}; finite differences need float64")
-    inputs = tuple(float(x) if isinstance(x, int) else x for x in inputs)
-    leaves = [Value(x) for x in inputs]
-    out = fn(*leaves)
-    if not isinstance(out, Value):
-        raise TypeError(f"check_op_gradient: fn must return a Value, got {type(out).__name__}")
+    inputs = _float_inputs("check_op_gradient", inputs)
+    out, leaves = _backward("check_op_gradient", fn, inputs, seed)
     r = cotangent(out.shape, seed)
-    out.backward(grad=r)
 
     def weighted_output(i: int) -> Callable[[Any], float]:
         def f(xi: Any) -> float:
@@ -285,9 +310,7 @@ def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps
         return f
 
     for i, (x, leaf) in enumerate(zip(inputs, leaves)):
-        label = f"check_op_gradient: input {i}" + (f" of shape {x.shape}" if isinstance(x, np.ndarray) else "")
-        if leaf.grad is None:
-            raise AssertionError(f"{label} got no gradient from backward (is it used by fn?)")
+        label = _label("check_op_gradient", i, x)
         if isinstance(x, float):
             if type(leaf.grad) is not float:
                 raise AssertionError(f"{label}: a Python-float input must get a float gradient, "
@@ -298,6 +321,56 @@ def check_op_gradient(fn: Callable[..., Value], *inputs: float | np.ndarray, eps
                                  f"and dtype {getattr(leaf.grad, 'dtype', None)}")
         numeric = finite_differences(weighted_output(i), x, eps)
         problem = _mismatch(label, leaf.grad, numeric, "finite differences", rtol, atol, f", eps={eps:g}")
+        if problem:
+            raise AssertionError(problem)
+    return out, leaves
+
+
+def check_op_hessian_vector(fn: Callable[..., Value], *inputs: float | np.ndarray, eps: float = 1e-5,
+                            rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0) -> tuple[Value, list[Value]]:
+    """Assert that fn's second derivatives, by backward(create_graph=True) and a second backward, equal
+    central finite differences of its first-order gradients.
+
+    With r = `cotangent(out.shape, seed)` and a seeded random direction vⱼ per input, the gradients
+    gⱼ = ∂⟨r, fn⟩/∂xⱼ written by ``backward(grad=r, create_graph=True)`` (each must be a Value) are
+    differentiated once more: ∂(Σⱼ ⟨gⱼ, vⱼ⟩)/∂xᵢ = (H v)ᵢ. The reference is (g(x + εv) − g(x − εv)) / 2ε
+    with g from plain first-order backward passes on fresh leaves. An element passes when
+    |autodiff − numeric| ≤ atol + rtol·|numeric| (finite-difference error ≈ 1e-10 for ε = 1e-5 on inputs
+    and second derivatives of order 1). Inputs as for `check_op_gradient`. Returns (output, leaves) with
+    each leaf's .grad = (H v)ᵢ; raises AssertionError naming the input, the worst element and both values.
+    """
+    inputs = _float_inputs("check_op_hessian_vector", inputs)
+    rng = np.random.default_rng(seed + 1)
+    directions = [float(rng.standard_normal()) if isinstance(x, float) else rng.standard_normal(x.shape)
+                  for x in inputs]
+
+    def shifted(t: float) -> list[np.ndarray]:
+        return [np.asarray(leaf.grad, dtype=np.float64) for leaf in _backward(
+            "check_op_hessian_vector", fn, [x + t * v for x, v in zip(inputs, directions)], seed)[1]]
+
+    out, leaves = _backward("check_op_hessian_vector", fn, inputs, seed, create_graph=True)
+    first = [leaf.grad for leaf in leaves]
+    plain = [i for i, g in enumerate(first) if not isinstance(g, Value)]
+    if plain:
+        raise AssertionError(f"check_op_hessian_vector: input {plain[0]}: backward(create_graph=True) must write a "
+                             f"Value gradient, got {type(first[plain[0]]).__name__}")
+    for leaf in leaves:
+        leaf.grad = None
+    terms = [(g * v).sum() for g, v in zip(first, directions) if g.requires_grad]
+    if terms:  # else every gradient is a constant: fn is linear, H = 0
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        total.backward()
+        _topological_order(total)  # forget the graph's gradients: create_graph's reference cycles
+    if out._a is not None:
+        _topological_order(out)
+    numeric = [(up - down) / (2 * eps) for up, down in zip(shifted(eps), shifted(-eps))]
+    for i, (x, leaf) in enumerate(zip(inputs, leaves)):
+        if leaf.grad is None:
+            leaf.grad = 0.0 if isinstance(x, float) else np.zeros(x.shape)
+        problem = _mismatch(f"{_label('check_op_hessian_vector', i, x)}, (H·v)", leaf.grad, numeric[i],
+                            "finite differences of the gradient", rtol, atol, f", eps={eps:g}")
         if problem:
             raise AssertionError(problem)
     return out, leaves
