@@ -110,6 +110,16 @@ def test_import_viz_without_the_graphviz_package(tmp_path: Path) -> None:
         "(and Graphviz's dot program to render: apt-get install graphviz)")
 
 
+def test_python_m_viz_without_the_graphviz_package(tmp_path: Path) -> None:
+    """`python -m viz graph ...` imports the package before its __main__: still one line, exit status 1."""
+    code = ("import runpy; sys.argv = ['-m', 'graph', '--sizes', '2,3,1', '-o', 'g.svg']; "
+            "runpy.run_module('viz', run_name='__main__', alter_sys=True)")  # what `python -m viz` does
+    done = run(("graphviz",), code, tmp_path)
+    assert done.returncode == 1
+    assert "pip install 'tinygrad_nn[viz]'" in one_line(done.stderr)
+    assert not (tmp_path / "g.svg").exists()
+
+
 def test_graph_without_dot(tmp_path: Path) -> None:
     done = run((), cli("graph", "--sizes", "2,3,1", "-o", "g.svg"), tmp_path, no_dot=True)
     assert done.returncode == 1

@@ -15,11 +15,16 @@
 
 The drawing functions return a `graphviz.Digraph`, which displays inline in Jupyter.
 """
+import sys
+
 try:
     import graphviz  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the optional dependency
-    raise ImportError("viz needs the graphviz Python package: pip install 'tinygrad_nn[viz]' "
-                      "(and Graphviz's dot program to render: apt-get install graphviz)") from exc
+    _HINT = ("viz needs the graphviz Python package: pip install 'tinygrad_nn[viz]' "
+             "(and Graphviz's dot program to render: apt-get install graphviz)")
+    if sys.argv[:1] == ["-m"]:  # `python -m viz ...`: one line and exit status 1, as `tinygrad-nn graph` gives
+        raise SystemExit(f"graph: error: {_HINT}") from None
+    raise ImportError(_HINT) from exc
 
 from tinygrad_nn.plot import plot_history
 
