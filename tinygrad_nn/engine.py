@@ -977,7 +977,7 @@ def _linear_rule(out: Value, g: Any) -> None:
     X = x.data if x.data.ndim == 2 else x.data[None, :]
     if b is not None and b.requires_grad: _accumulate(b, G.sum(axis=0))   # BP3: ∂C/∂bⱼ = δⱼ, summed over x
     if w.requires_grad: _accumulate(w, G.T @ X)                           # BP4: ∂C/∂wⱼₖ = aₖ δⱼ
-    if x.requires_grad: _accumulate(x, (G @ w.data).reshape(x.data.shape))  # BP2's (wᵀ δ), before ⊙ σ′(z)
+    if x.requires_grad: _accumulate(x, G @ w.data)  # BP2's (wᵀ δ), before ⊙ σ′(z); a 1-row G is summed to x's (n_in,)
 
 
 _linear_rule.symbol = "linear"
