@@ -1,4 +1,4 @@
-"""One SGD step of the tensor MLP: the project's autodiff path against the leanest hand-written numpy step.
+"""One SGD step of the tensor MLP: the project's autodiff path against hand-written numpy steps.
 
     python benchmarks/mlp_step.py                    # 7 alternating blocks of ~0.25 s per side and config
     python benchmarks/mlp_step.py --quick            # 3 blocks of ~0.05 s
@@ -27,7 +27,8 @@ mini-batches (x uniform in [0, 1), integer labels y, as `train` passes them), in
 Configs: A = [784, 30, 10], m = 10 (Nielsen's setting) and B = [784, 100, 10], m = 128, each in float64
 and float32. Printed per config: the median µs per step of each side and the ratios project/lean,
 project/leanest and closed-form/lean (median over blocks of the block-wise ratio, with its min–max).
-Targets for project / lean: A ≤ 1.1, B ≤ 1.05. Also printed: minor page faults per step (lean / project), and "same result" (all sides).
+Targets for project / lean: A ≤ 1.1, B ≤ 1.05. Also printed: minor page faults per step (lean / project),
+and "same result" (all sides).
 Options: --quick, --blocks N, --block-seconds S, --clock {cpu,wall}, --malloc {default,no-trim}.
 """
 from __future__ import annotations
