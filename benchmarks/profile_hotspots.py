@@ -11,7 +11,10 @@ MLP step ([784, 30, 10], m = 10, float64, as in mlp_step.py):
   2. each engine function against the bare numpy it wraps, in isolation (min over repeats of the
      per-call time): the difference is the engine's own overhead per call and per step;
   3. cProfile, ranked by own time (cProfile adds ~1 µs per Python call, so use it for ranking and call
-     counts; the µs in 1–2 are the unprofiled truth).
+     counts; the µs in 1–2 are the unprofiled truth);
+  3b. a numpy-only replica of exactly the numpy calls the project's step makes (no Value, no checks in
+     Python), timed in alternating blocks with mlp_step.py's lean step and the project: what part of the
+     gap to the lean step is numpy work the engine's contract requires, and what part is the graph's Python.
 Scalar graph (scalar_graph.py's step, 100 moons points, [2, 16, 16, 1]):
   4. phases per step (graph build = forward, zero_grad, backward, update) and the cyclic garbage
      collector's share (gc.callbacks: collections and ms per step, by generation);
@@ -26,6 +29,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import cProfile
 import gc
+import math
 import pstats
 import time
 from collections.abc import Callable
@@ -260,6 +264,67 @@ def mlp_cprofile(steps: int) -> None:
     cprofile_table(fn, steps, f"3. Project step, MLP({SIZES}) m={M} float64")
 
 
+# ---- 3b. the project's numpy calls without the graph -------------------------------------------------
+def replica_step(ws: list[np.ndarray], bs: list[np.ndarray], lr: float = mlp_step.LR) -> Callable[..., None]:
+    """The numpy calls of the project's step for sigmoid layers and the quadratic cost, in the same order and
+    with the same temporaries (σ into a new array, ∂C/∂a kept, η∇C through a scratch buffer), and nothing else."""
+    buffers = [np.empty_like(p) for p in ws + bs]
+    eye = np.eye(ws[-1].shape[0], dtype=ws[0].dtype)
+
+    def sigmoid(z: np.ndarray) -> np.ndarray:
+        e = np.negative(z)
+        with np.errstate(over="ignore"):
+            np.exp(e, out=e)
+        e += 1.0
+        return np.reciprocal(e, out=e)
+
+    def step(x: np.ndarray, y: np.ndarray) -> None:
+        m = x.shape[0]
+        activations = [x]
+        for l, (w, b) in enumerate(zip(ws, bs)):
+            z = activations[-1] @ w.T
+            z += b
+            if l == 0:
+                math.isfinite(z[..., 0].sum())               # the input's NaN/inf check
+            activations.append(sigmoid(z))
+        a = activations[-1]
+        np.minimum.reduce(y, axis=None)                      # labels checked, then one-hot
+        diff = a - eye.take(y, axis=0)
+        float(np.vdot(diff, diff))                           # the cost's value
+        g = diff * (1.0 / m)                                 # ∂C/∂a
+        grads = []
+        for l in range(len(ws) - 1, -1, -1):
+            s = activations[l + 1]
+            d = np.subtract(1.0, s)                          # σ′ rule: (g ⊙ s) ⊙ (1 − s)
+            d *= g * s
+            grads.append((l, d.T @ activations[l], d.sum(axis=0)))
+            if l:
+                g = d @ ws[l]
+        for l, nabla_w, nabla_b in grads:
+            for p, nabla, buf in ((ws[l], nabla_w, buffers[l]), (bs[l], nabla_b, buffers[len(ws) + l])):
+                np.multiply(nabla, lr, out=buf)
+                p -= buf
+    return step
+
+
+def mlp_replica(blocks: int, seconds: float) -> None:
+    batches = mlp_step.make_batches(SIZES, M, DTYPE)
+    net, replica = mlp_step.new_net(SIZES, DTYPE), mlp_step.copy_weights(mlp_step.new_net(SIZES, DTYPE))
+    mlp_step.project_step(net)(*batches[0])
+    replica_step(*replica)(*batches[0])
+    (ws, bs), (rws, rbs) = mlp_step.copy_weights(net), replica
+    same = all(np.allclose(p, q, rtol=1e-10, atol=1e-12) for p, q in zip(ws + bs, rws + rbs))
+    candidates = {"lean": mlp_step.cycling(mlp_step.lean_step(*mlp_step.copy_weights(net)), batches),
+                  "numpy replica": mlp_step.cycling(replica_step(*mlp_step.copy_weights(net)), batches),
+                  "project": mlp_step.cycling(mlp_step.project_step(net), batches)}
+    res = _timing.paired_blocks(candidates, blocks, _timing.calibrate(list(candidates.values()), seconds))
+    rows = [[name, _timing.fmt_us(res.median(name)), _timing.fmt_ratio(res.ratio(name, "lean"))] for name in candidates]
+    _timing.print_table(["step", "µs/step", "ratio to lean"], rows,
+                        title=f"\n3b. The project's numpy calls without the graph, MLP({SIZES}) m={M} float64 "
+                              f"({blocks} alternating blocks)")
+    print(f"   same result as the project after one step: {'yes' if same else 'NO'}")
+
+
 # ---- 4. scalar graph: phases and the garbage collector -------------------------------------------------
 class GcClock:
     """Time spent in the cyclic garbage collector, by generation, through gc.callbacks (selected clock)."""
@@ -394,12 +459,13 @@ def main() -> None:
     parser = _timing.base_parser(__doc__)
     parser.add_argument("--lines", action="store_true", help="also run line_profiler on the hot engine functions")
     args = parser.parse_args()
-    _timing.block_settings(args)  # clock and malloc mode
+    blocks, seconds = _timing.block_settings(args)  # also the clock and malloc mode
     _timing.print_environment()
     steps, scalar_steps = (1000, 5) if args.quick else (5000, 20)
     mlp_phases(steps)
     mlp_overheads()
     mlp_cprofile(steps)
+    mlp_replica(blocks, seconds)
     scalar_phases(scalar_steps)
     scalar_op_costs()
     scalar_cprofile(max(3, scalar_steps // 4))

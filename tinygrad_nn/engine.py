@@ -955,16 +955,17 @@ def linear(x: Any, weight: Value, bias: Value | None = None) -> Value:
 
     `x` is (m, n_in) or (n_in,), `weight` is (n_out, n_in) — the book's wˡⱼₖ — and `bias` is (n_out,).
     """
-    x, weight = _lift(x), _lift(weight)
-    bias = None if bias is None else _lift(bias)
+    x = x if type(x) is Value else _lift(x)  # a layer's inputs are Values already: no call needed
+    weight = weight if type(weight) is Value else _lift(weight)
+    bias = bias if bias is None or type(bias) is Value else _lift(bias)
     X, W = x.data, weight.data
     if type(X) is float or type(W) is float or X.ndim not in (1, 2) or W.ndim != 2 or X.shape[-1] != W.shape[1]:
         raise ValueError(f"linear: input of shape {_shape(X)} does not fit weight of shape {_shape(W)} "
                          f"(expected (m, {_shape(W)[-1] if _shape(W) else '?'}) or (n_in,))")
     z = X @ W.T
     if bias is not None:
-        if np.shape(bias.data) != (W.shape[0],):
-            raise ValueError(f"linear: bias has shape {np.shape(bias.data)}, expected ({W.shape[0]},) "
+        if _shape(bias.data) != (W.shape[0],):
+            raise ValueError(f"linear: bias has shape {_shape(bias.data)}, expected ({W.shape[0]},) "
                              f"for weight {W.shape}")
         z += bias.data
     return _node(z, _linear_rule, x, weight, bias)
@@ -976,7 +977,7 @@ def _linear_rule(out: Value, g: Any) -> None:
     X = x.data if x.data.ndim == 2 else x.data[None, :]
     if b is not None and b.requires_grad: _accumulate(b, G.sum(axis=0))   # BP3: ∂C/∂bⱼ = δⱼ, summed over x
     if w.requires_grad: _accumulate(w, G.T @ X)                           # BP4: ∂C/∂wⱼₖ = aₖ δⱼ
-    if x.requires_grad: _accumulate(x, (G @ w.data).reshape(x.data.shape))  # BP2's (wᵀ δ), before ⊙ σ′(z)
+    if x.requires_grad: _accumulate(x, G @ w.data)  # BP2's (wᵀ δ), before ⊙ σ′(z); a 1-row G is summed to x's (n_in,)
 
 
 _linear_rule.symbol = "linear"

@@ -219,7 +219,7 @@ class MLP(Module):
                 x = Value(x, requires_grad=False, name="x")
                 if type(x.data) is not np.ndarray or x.data.dtype != dtype:  # a float32 network computes in float32
                     x.data = np.asarray(x.data, dtype=dtype)
-        shape = np.shape(x.data)
+        shape = x.shape
         if len(shape) not in (1, 2) or shape[-1] != self.sizes[0]:
             raise ValueError(f"MLP: input has shape {shape}, expected (m, {self.sizes[0]}) or ({self.sizes[0]},)")
         if len(shape) == 2 and shape[0] == 0:
@@ -330,7 +330,7 @@ def _targets(a: Value, y: Any, cost: str) -> np.ndarray:
         raise TypeError(f"{cost}: the outputs must be a Value (the network's output), got {type(a).__name__}; "
                         f"for a ScalarMLP's list of outputs build the cost from its Values directly")
     y = np.asarray(y.data if isinstance(y, Value) else y)
-    shape = np.shape(a.data)
+    shape = a.shape
     if y.shape == shape and y.dtype.kind in "fiub":
         if y.dtype.kind == "f" and not math.isfinite(y.sum()) and not np.all(np.isfinite(y)):
             raise ValueError(f"{cost}: targets contain NaN or inf (first at index "
@@ -340,7 +340,7 @@ def _targets(a: Value, y: Any, cost: str) -> np.ndarray:
         k = shape[-1]
         if y.size and np.minimum.reduce(y, axis=None) >= 0:
             try:
-                return _identity(k, a.dtype)[y]  # row y of the identity: the one-hot target, in one take
+                return _identity(k, a.dtype).take(y, axis=0)  # row y of the identity: the one-hot target
             except IndexError:
                 pass
         labels = y.reshape(-1)
