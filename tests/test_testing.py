@@ -171,9 +171,8 @@ def test_check_op_gradient_passes_right_ops(ab):
     np.testing.assert_allclose(out.data, np.tanh((np.asarray(ab[0]) - 1.0) / ab[1]), rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug found by check_op_gradient: a 0-d array leaf used twice gets "
-                                       "an np.float64 gradient (0-d array + 0-d array is a numpy scalar)")
 def test_a_0d_array_used_twice_gets_an_array_gradient():
+    """An engine bug check_op_gradient found: 0-d array + 0-d array is a numpy scalar, not an array."""
     testing.check_op_gradient(lambda a, b: (a / b).tanh() * a, np.array(0.5), 1.5)
 
 

@@ -120,7 +120,8 @@ def _accumulate(v: Value, g: Any) -> None:
             g = _sum_value_to(g, d) if type(g) is Value else float(np.sum(g))
     elif type(g) is not np.ndarray or g.shape != d.shape or g.dtype != d.dtype:
         g = _sum_to(g, d)
-    v.grad = g if v.grad is None else v.grad + g
+    total = g if v.grad is None else v.grad + g
+    v.grad = np.asarray(total) if isinstance(total, np.generic) else total  # 0-d + 0-d arrays give a numpy scalar
 
 
 def _sum_value_to(g: Value, data: Any) -> Value:
