@@ -181,7 +181,7 @@ class MLP(Module):
         last = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
             z = layer(a)
-            if l == 0 and (z.data[..., 0] * 0.0).sum() != 0.0:  # NaN for a NaN/inf x, else exactly 0: see _input
+            if l == 0 and not np.isfinite(z.data[..., 0]).all():  # see _input
                 self._check_finite(x)
             a = ACTIVATIONS[self.output_activation if l == last else self.activation](z)
             z.name, a.name = f"z{l + 2}", f"a{l + 2}"  # the book numbers the input layer 1
@@ -209,8 +209,7 @@ class MLP(Module):
         """The input as a constant Value in the network's dtype, its shape checked. Its values are checked
         for NaN/inf after the first layer, through one neuron's z = Σₖ xₖ wₖ + b per example: a NaN or inf
         xₖ makes that sum NaN or inf whatever wₖ is (inf·0 is NaN), so m numbers stand for the m × n_in of x;
-        times 0 they add up to exactly 0 — or to NaN, and only then is x searched (a large finite z can
-        neither overflow the check nor warn)."""
+        only when one is not finite is x searched (isfinite neither overflows nor warns on a large z)."""
         if not isinstance(x, Value):
             dtype = self.layers[0].weight.data.dtype
             if type(x) is np.ndarray and x.dtype == dtype:  # the common case: wrap without copying or checks
