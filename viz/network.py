@@ -202,7 +202,8 @@ def _mark_classes(dot: graphviz.Digraph, n_layers: int, shown: list[int], label:
         if j not in shown:
             continue
         marks = [word for word, c in (("label", label), ("network's prediction", prediction)) if c == j]
-        dot.node(f"mark{j}", f"{' = '.join(marks)}: class {j}", shape="plaintext", fontcolor=S.LINE)
+        dot.node(f"mark{j}", f"{' = '.join(marks)}: class {j} (neuron {j + 1}: the book numbers neurons from 1)",
+                 shape="plaintext", fontcolor=S.LINE)
         dot.edge(f"n{n_layers}_{j}", f"mark{j}", dir="back", arrowtail="normal", color=S.MUTED, style="dashed")
 
 
