@@ -198,23 +198,19 @@ def _backward(symbol: str) -> Callable:
     return mark
 
 
-def _graph(rule: Any) -> Callable:
-    """Attach to `rule` its create_graph twin: the same derivative computed with Value ops."""
-    def mark(fn: Callable) -> Any:
-        fn = fn.__func__ if isinstance(fn, staticmethod) else fn
-        (rule.__func__ if isinstance(rule, staticmethod) else rule).graph = fn
-        return staticmethod(fn) if isinstance(rule, staticmethod) else fn
-    return mark
+def _twin(kind: str) -> Callable:
+    """A decorator maker that attaches to an op's backward `rule` one of its twins, as ``rule.<kind>``."""
+    def attach(rule: Any) -> Callable:
+        def mark(fn: Callable) -> Any:
+            fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+            setattr(rule.__func__ if isinstance(rule, staticmethod) else rule, kind, fn)
+            return staticmethod(fn) if isinstance(rule, staticmethod) else fn
+        return mark
+    return attach
 
 
-def _tangent(rule: Any) -> Callable:
-    """Attach to `rule` the op's forward-mode rule ``tangent(out, ta, tb, tc) → ∂out`` (numpy; an input's
-    tangent is None where it is zero)."""
-    def mark(fn: Callable) -> Any:
-        fn = fn.__func__ if isinstance(fn, staticmethod) else fn
-        (rule.__func__ if isinstance(rule, staticmethod) else rule).tangent = fn
-        return staticmethod(fn) if isinstance(rule, staticmethod) else fn
-    return mark
+_graph = _twin("graph")      # the create_graph twin: the same derivative computed with Value ops
+_tangent = _twin("tangent")  # the forward-mode rule ``tangent(out, ta, tb, tc) → ∂out`` (numpy; None = a zero tangent)
 
 
 def _plus(x: Any, y: Any) -> Any:
@@ -657,28 +653,20 @@ class Value:
         return _node(x.max(axis=axis, keepdims=keepdims), self._max_rule, self, ctx=(axis, keepdims))
 
     @_backward("max")
-    def _max_rule(out: Value, g: Any) -> None:
-        x = out._a.data
+    def _max_rule(out: Value, g: Any) -> None:  # g goes to the largest elements, shared among ties
         axis, keepdims = out._ctx
-        y = out.data if keepdims or axis is None else np.expand_dims(out.data, axis)
-        mask = x == y
-        share = mask / mask.sum(axis=axis, keepdims=True)
-        _accumulate(out._a, share * (g if keepdims or axis is None else np.expand_dims(g, axis)))
+        _accumulate(out._a, _max_share(out) * (g if keepdims or axis is None else np.expand_dims(g, axis)))
 
     @_graph(_max_rule)
-    def _max_graph(out: Value, g: Value) -> None:  # g routed by a constant mask: max is piecewise linear
-        x = out._a.data
+    def _max_graph(out: Value, g: Value) -> None:  # g routed by a constant share: max is piecewise linear
         axis, keepdims = out._ctx
-        mask = x == (out.data if keepdims or axis is None else np.expand_dims(out.data, axis))
-        g = g if keepdims or axis is None else g.reshape(_kept_shape(x, axis))
-        _accumulate(out._a, g * (mask / mask.sum(axis=axis, keepdims=True)))
+        g = g if keepdims or axis is None else g.reshape(_kept_shape(out._a.data, axis))
+        _accumulate(out._a, g * _max_share(out))
 
     @_tangent(_max_rule)
     def _max_tangent(out: Value, ta: Any) -> Any:
-        x = out._a.data
         axis, keepdims = out._ctx
-        mask = x == (out.data if keepdims or axis is None else np.expand_dims(out.data, axis))
-        return _normalize(np.sum(ta * mask / mask.sum(axis=axis, keepdims=True), axis=axis, keepdims=keepdims))
+        return _normalize(np.sum(ta * _max_share(out), axis=axis, keepdims=keepdims))
 
     def reshape(self, *shape: int | Sequence[int]) -> Value:
         """The same elements in a new shape: `v.reshape(2, 3)` or `v.reshape((2, 3))`."""
@@ -741,9 +729,7 @@ class Value:
 
     @_backward("[]")
     def _getitem_rule(out: Value, g: Any) -> None:  # scatter g back; repeated indices add up
-        full = np.zeros_like(out._a.data)
-        np.add.at(full, out._ctx, g)
-        _accumulate(out._a, full)
+        _accumulate(out._a, _scatter_array(g, out._ctx, out._a.data))
 
     @_graph(_getitem_rule)
     def _getitem_graph(out: Value, g: Value) -> None:
@@ -820,19 +806,7 @@ class Value:
         if create_graph:
             _backward_create_graph(self, grad)
             return
-        if isinstance(grad, Value):
-            grad = grad.data
-        if grad is None:
-            if self.size != 1:
-                raise ValueError(f"backward: grad can be implicitly created only for a one-element output, "
-                                 f"this one has shape {self.shape}; pass grad=")
-            grad = 1.0 if type(self.data) is float else np.ones_like(self.data)
-        else:
-            grad = _as_data(grad)
-            if _shape(grad) != self.shape:
-                raise ValueError(f"backward: grad has shape {_shape(grad)}, the output has shape {self.shape}")
-            if type(self.data) is not float:
-                grad = np.asarray(grad, dtype=self.data.dtype)
+        grad = _seed(self, grad)
         order = _topological_order(self) if self._a is not None else []
         _accumulate(self, grad)
         for node in reversed(order):
@@ -842,20 +816,29 @@ class Value:
                     _check_finite(node)
 
 
+def _seed(root: Value, grad: Any) -> Any:
+    """∂root/∂root for backward: ones when `grad` is None (a one-element root), else `grad` checked against
+    root's shape, as data in root's dtype."""
+    if isinstance(grad, Value):
+        grad = grad.data
+    if grad is None:
+        if root.size != 1:
+            raise ValueError(f"backward: grad can be implicitly created only for a one-element output, "
+                             f"this one has shape {root.shape}; pass grad=")
+        return 1.0 if type(root.data) is float else np.ones_like(root.data)
+    grad = _as_data(grad)
+    if _shape(grad) != root.shape:
+        raise ValueError(f"backward: grad has shape {_shape(grad)}, the output has shape {root.shape}")
+    return grad if type(root.data) is float else np.asarray(grad, dtype=root.data.dtype)
+
+
 def _backward_create_graph(root: Value, grad: Any) -> None:
     """backward(create_graph=True): the same walk, running each op's ``graph`` rule on Value gradients."""
     if not _grad_enabled:
         raise RuntimeError("backward(create_graph=True) inside no_grad(): the gradients' graph could not be "
                            "recorded; leave the no_grad() block (or use enable_grad())")
-    if grad is None:
-        if root.size != 1:
-            raise ValueError(f"backward: grad can be implicitly created only for a one-element output, "
-                             f"this one has shape {root.shape}; pass grad=")
-        grad = 1.0 if type(root.data) is float else np.ones_like(root.data)
-    if not isinstance(grad, Value):
-        grad = Value(grad, requires_grad=False)
-    if grad.shape != root.shape:
-        raise ValueError(f"backward: grad has shape {grad.shape}, the output has shape {root.shape}")
+    grad = grad if isinstance(grad, Value) and grad.shape == root.shape else Value(_seed(root, grad),
+                                                                                       requires_grad=False)
     order = _topological_order(root) if root._a is not None else []
     _accumulate(root, grad)
     for node in reversed(order):
@@ -919,6 +902,13 @@ def _ln_base(x: Any) -> Any:
 def _positive_mask(x: Any) -> Any:
     """1 where x > 0, NaN elsewhere (so that ln of a non-positive base is NaN, without a warning)."""
     return (1.0 if x > 0 else math.nan) if type(x) is float else np.where(x > 0, 1.0, np.nan).astype(x.dtype)
+
+
+def _max_share(out: Value) -> np.ndarray:
+    """For a max node: 1/(number of ties) where an input element equals the maximum, else 0."""
+    x, (axis, keepdims) = out._a.data, out._ctx
+    mask = x == (out.data if keepdims or axis is None else np.expand_dims(out.data, axis))
+    return mask / mask.sum(axis=axis, keepdims=True)
 
 
 def _kept_shape(x: np.ndarray, axis: Any) -> tuple:
@@ -1001,11 +991,16 @@ def _linear_tangent(out: Value, tx: Any, tw: Any, tb: Any = None) -> Any:  # dz 
 
 
 # ---- scatter: the derivative of indexing, an op itself so that create_graph can differentiate it -------
-def _scatter(g: Value, index: Any, like: np.ndarray) -> Value:
+def _scatter_array(g: Any, index: Any, like: np.ndarray) -> np.ndarray:
     """A zero array shaped like `like` with g added at `index` (repeated indices add up)."""
     full = np.zeros_like(like)
-    np.add.at(full, index, g.data)
-    return _node(full, _scatter_rule, g, ctx=index)
+    np.add.at(full, index, g)
+    return full
+
+
+def _scatter(g: Value, index: Any, like: np.ndarray) -> Value:
+    """`_scatter_array` as a graph node, so that create_graph can differentiate it."""
+    return _node(_scatter_array(g.data, index, like), _scatter_rule, g, ctx=index)
 
 
 def _scatter_rule(out: Value, g: Any) -> None:  # the derivative of a scatter is the gather g[index]
@@ -1018,9 +1013,7 @@ _graph(_scatter_rule)(_scatter_rule)  # g[index] is an op for Values too
 
 @_tangent(_scatter_rule)
 def _scatter_tangent(out: Value, ta: Any) -> Any:
-    full = np.zeros_like(out.data)
-    np.add.at(full, out._ctx, ta)
-    return full
+    return _scatter_array(ta, out._ctx, out.data)
 
 
 # ---- helpers for backward() ---------------------------------------------------------------------------

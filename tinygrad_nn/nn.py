@@ -435,10 +435,14 @@ def _output_delta_tangent(out: Value, tz: Any) -> float:
     return float(np.vdot(a.data - y, tz)) / _batch_size(out._a)
 
 
-def _cross_entropy_rule(out: Value, g: Any) -> None:
+def _cross_entropy_slope(out: Value) -> np.ndarray:
+    """∂C_x/∂a = (a − y)/(a(1 − a)), the curvature floored like the logs in the cost."""
     a, y = out._a.data, out._ctx
-    curvature = np.maximum(a * (1 - a), np.finfo(a.dtype).tiny)  # floored like the logs in the cost
-    _accumulate(out._a, (a - y) / curvature * (g / _batch_size(out._a)))
+    return (a - y) / np.maximum(a * (1 - a), np.finfo(a.dtype).tiny)
+
+
+def _cross_entropy_rule(out: Value, g: Any) -> None:
+    _accumulate(out._a, _cross_entropy_slope(out) * (g / _batch_size(out._a)))
 
 
 @_graph(_cross_entropy_rule)
@@ -449,9 +453,7 @@ def _cross_entropy_graph(out: Value, g: Value) -> None:  # without the floor: ex
 
 @_tangent(_cross_entropy_rule)
 def _cross_entropy_tangent(out: Value, ta: Any) -> float:
-    a, y = out._a.data, out._ctx
-    curvature = np.maximum(a * (1 - a), np.finfo(a.dtype).tiny)
-    return float(np.vdot((a - y) / curvature, ta)) / _batch_size(out._a)
+    return float(np.vdot(_cross_entropy_slope(out), ta)) / _batch_size(out._a)
 
 
 def log_likelihood_cost(a: Value, y: Any) -> Value:
@@ -468,9 +470,14 @@ def log_likelihood_cost(a: Value, y: Any) -> Value:
     return _node(float(value), _log_likelihood_rule, a, ctx=y)
 
 
-def _log_likelihood_rule(out: Value, g: Any) -> None:
+def _log_likelihood_slope(out: Value) -> np.ndarray:
+    """∂C_x/∂a = −y/a, with a floored like the log in the cost."""
     a = out._a.data
-    _accumulate(out._a, -out._ctx / np.maximum(a, np.finfo(a.dtype).tiny) * (g / _batch_size(out._a)))
+    return -out._ctx / np.maximum(a, np.finfo(a.dtype).tiny)
+
+
+def _log_likelihood_rule(out: Value, g: Any) -> None:
+    _accumulate(out._a, _log_likelihood_slope(out) * (g / _batch_size(out._a)))
 
 
 @_graph(_log_likelihood_rule)
@@ -481,8 +488,7 @@ def _log_likelihood_graph(out: Value, g: Value) -> None:  # without the floor: e
 
 @_tangent(_log_likelihood_rule)
 def _log_likelihood_tangent(out: Value, ta: Any) -> float:
-    a = out._a.data
-    return float(np.vdot(-out._ctx / np.maximum(a, np.finfo(a.dtype).tiny), ta)) / _batch_size(out._a)
+    return float(np.vdot(_log_likelihood_slope(out), ta)) / _batch_size(out._a)
 
 
 _quadratic_rule.symbol = "quadratic cost"
