@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _ops import DifferentiableSoftplus, Softplus
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,33 +24,10 @@ from tinygrad_nn import (
 from tinygrad_nn.gradcheck import GradcheckError
 
 
-class Softplus(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.logaddexp(0.0, x)  # ln(1 + eˣ), no overflow
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        x, = ctx.saved_tensors
-        return grad_output / (1.0 + np.exp(-x))  # softplus′ = σ
-
-
 class WrongSoftplus(Softplus):
     @staticmethod
     def backward(ctx, grad_output):  # forgets the chain rule's σ: passes grad_output through
         return grad_output
-
-
-class DifferentiableSoftplus(Softplus):
-    @staticmethod
-    def backward_graph(ctx, grad_output, x):
-        return grad_output * x.sigmoid()
-
-    @staticmethod
-    def jvp(ctx, t):
-        x, = ctx.saved_tensors
-        return t / (1.0 + np.exp(-x))
 
 
 class FrozenSlopeSoftplus(DifferentiableSoftplus):

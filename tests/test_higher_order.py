@@ -14,11 +14,11 @@ import math
 
 import numpy as np
 import pytest
+from _ops import DifferentiableSoftplus
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_nn import (
-    Function,
     Value,
     enable_grad,
     functional,
@@ -30,29 +30,6 @@ from tinygrad_nn import (
 from tinygrad_nn.engine import forward_tangents
 
 EPS = 1e-5
-
-
-class Softplus(Function):
-    """ln(1 + eˣ) as a custom op, with its Value-op backward for create_graph and its tangent rule."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.logaddexp(0.0, x)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        x, = ctx.saved_tensors
-        return grad_output / (1.0 + np.exp(-x))
-
-    @staticmethod
-    def backward_graph(ctx, grad_output, x):
-        return grad_output * x.sigmoid()
-
-    @staticmethod
-    def jvp(ctx, t):
-        x, = ctx.saved_tensors
-        return t / (1.0 + np.exp(-x))
 
 
 STEPS = {  # each maps (h, leaves) → a new (3, 4) activation (products squashed by tanh: values stay O(1))
@@ -87,7 +64,7 @@ STEPS = {  # each maps (h, leaves) → a new (3, 4) activation (products squashe
     "softmax": lambda h, L: h.softmax(axis=0),
     "linear": lambda h, L: linear(h, L["W"], L["B"]),
     "linear_vec": lambda h, L: h + linear(L["B"], L["W"]),
-    "custom": lambda h, L: Softplus.apply(h) * L["A"],
+    "custom": lambda h, L: DifferentiableSoftplus.apply(h) * L["A"],
     "scalar": lambda h, L: h * (L["c"] * L["c"]).tanh(),
 }
 TARGETS = np.array([1, 0, 3])
