@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -33,25 +33,23 @@ _anomaly = False
 
 
 @contextmanager
-def no_grad() -> Iterator[None]:
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    global _grad_enabled
+    saved, _grad_enabled = _grad_enabled, enabled
+    try:
+        yield
+    finally:
+        _grad_enabled = saved
+
+
+def no_grad() -> AbstractContextManager[None]:
     """Within this block operations build no graph: outputs are constants (for evaluation and updates)."""
-    global _grad_enabled
-    saved, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = saved
+    return _grad_mode(False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> AbstractContextManager[None]:
     """Build graphs again inside a `no_grad()` block (gradgradcheck evaluates gradients this way)."""
-    global _grad_enabled
-    saved, _grad_enabled = _grad_enabled, True
-    try:
-        yield
-    finally:
-        _grad_enabled = saved
+    return _grad_mode(True)
 
 
 def is_grad_enabled() -> bool:
