@@ -47,9 +47,9 @@ _LOCAL = {  # an op's local derivative: what its backward rule multiplies the in
     "@": "∂(AB)/∂A = G Bᵀ,  ∂(AB)/∂B = Aᵀ G",
     "exp": "(eˣ)′ = eˣ",
     "log": "(ln x)′ = 1/x",
-    "tanh": "tanh′(x) = 1 − tanh²(x)",
+    "tanh": "tanh′(z) = 1 − tanh²(z)",
     "σ": "σ′(z) = σ(z)(1 − σ(z))",
-    "relu": "relu′(x) = 1 if x > 0, else 0",
+    "relu": "relu′(z) = 1 if z > 0, else 0",
     "Σ": "∂(Σᵢ xᵢ)/∂xᵢ = 1: every summed element gets g",
     "max": "∂ max/∂xᵢ = 1 for the largest element (shared among ties), 0 elsewhere",
     "reshape": "the same elements: g is reshaped back",
@@ -63,8 +63,9 @@ _LOCAL = {  # an op's local derivative: what its backward rule multiplies the in
                       "δᴸ = (aᴸ − y)/m",
     "log-likelihood": "C = −(1/m) Σₓ ln aᴸ_y:  ∂C/∂aᴸ_y = −1/(m·aᴸ_y)",
 }
-_ACTIVATION_PRIME = {"σ": "σ′(z) = σ(z)(1 − σ(z))", "tanh": "tanh′(z) = 1 − tanh²(z)",
-                     "relu": "relu′(z) = 1 if z > 0, else 0"}
+_ACTIVATION_PRIME = {op: _LOCAL[op] for op in ("σ", "tanh", "relu")}  # σ′ and the others, for BP1 and BP2
+
+
 def _layer_number(node: Value) -> int | None:
     """The book's number l of a layer node (op "linear"), from its weight's name 'layers.i.weight' (l = i + 2)."""
     weight = node._b
