@@ -24,6 +24,7 @@ from .process import Interrupted, StdoutError, guarded_stdout, stop_signals_rais
 
 EXIT_DATA, EXIT_USAGE, EXIT_BUG = 1, 2, 3
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+NO_MEMORY = "not enough memory for this network or batch size"  # the one line of a MemoryError, in every command
 
 
 class UsageError(Exception):
@@ -81,6 +82,16 @@ _positive_int, _positive_float = _number(int, 0, strict=True), _number(float, 0,
 _non_negative, _seed, _momentum = _number(float, 0), _number(int, 0), _number(float, 0, below=1)
 
 
+def add_data_options(p: argparse.ArgumentParser, when: str = "") -> None:
+    """The data options of every command that loads data (train, evaluate, graph): one spelling, one meaning."""
+    p.add_argument("--data", default="digits",
+                   help=f"{when}digits (embedded, default) | fashion-mnist | a directory of IDX files | a .pkl.gz")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow reading Nielsen's mnist.pkl.gz (unpickling runs code: only for files you trust)")
+    p.add_argument("--validation-size", type=int, default=None,
+                   help="examples carved from training for validation (IDX data; default 10000)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the train, evaluate and check subcommands (graph is handed to `viz.cli`)."""
     from . import __version__
@@ -91,16 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def data_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data", default="digits",
-                       help="digits (embedded, default) | fashion-mnist | a directory of IDX files | a .pkl.gz")
-        p.add_argument("--allow-pickle", action="store_true",
-                       help="allow reading Nielsen's mnist.pkl.gz (unpickling runs code: only for files you trust)")
-        p.add_argument("--validation-size", type=int, default=None,
-                       help="examples carved from training for validation (IDX data; default 10000)")
-
     t = commands.add_parser("train", help="train an MLP by mini-batch SGD and report accuracy")
-    data_options(t)
+    add_data_options(t)
     t.add_argument("--sizes", type=_sizes, default=None, help="layer widths, e.g. 64,30,10 (default: n_in,30,classes)")
     t.add_argument("--epochs", type=_positive_int, default=30, help="passes over the training data")
     t.add_argument("--batch-size", type=_positive_int, default=10, help="mini-batch size m")
@@ -122,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = commands.add_parser("evaluate", help="accuracy of a saved model")
     e.add_argument("--model", required=True, metavar="PATH", help="a model file written by train --save")
-    data_options(e)
+    add_data_options(e)
 
     c = commands.add_parser("check", help="autodiff gradients against BP1–BP4 and finite differences")
     c.add_argument("--sizes", type=_sizes, default="784,30,10", help="layer widths of the random network")
@@ -171,17 +174,29 @@ def _one_blas_thread() -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line on `argv` (default: sys.argv[1:]) and return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    with _one_blas_thread(), stop_signals_raise(), guarded_stdout():  # SIGTERM/SIGHUP act like Ctrl-C
-        return _main(argv)
+    with _one_blas_thread(), stop_signals_raise():  # SIGTERM/SIGHUP act like Ctrl-C
+        try:
+            with guarded_stdout():
+                return _main(argv)
+        except StdoutError as exc:  # the last flush, after the command (the help of `tinygrad-nn > /dev/full`)
+            return _stdout_failed(exc)
+
+
+def _stdout_failed(exc: StdoutError) -> int:
+    """`| head -1` closed the pipe: nothing to say (141); a full disk: say so in one line (1)."""
+    if exc.broken_pipe:
+        return EXIT_BROKEN_PIPE
+    print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
+    return EXIT_DATA
 
 
 def _main(argv: list[str]) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]  # accepted before or after the subcommand
-    if not argv:  # no command: show what there is to do (exit 2, a usage error)
-        build_parser().print_help()
-        return EXIT_USAGE
     try:
+        if not argv:  # no command: show what there is to do (exit 2, a usage error)
+            build_parser().print_help()
+            return EXIT_USAGE
         if argv and argv[0] == "graph":
             try:
                 from viz.cli import (
@@ -199,16 +214,13 @@ def _main(argv: list[str]) -> int:
     except UsageError as exc:
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except StdoutError as exc:  # `| head -1` closed the pipe: nothing to say; a full disk: say so
-        if exc.broken_pipe:
-            return EXIT_BROKEN_PIPE
-        print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
-        return EXIT_DATA
+    except StdoutError as exc:
+        return _stdout_failed(exc)
     except (DataError, OSError, ArithmeticError) as exc:  # a bad file, a full disk, a diverging run
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)
         return EXIT_DATA
     except MemoryError:
-        print("tinygrad-nn: error: not enough memory for this network or batch size", file=sys.stderr)
+        print(f"tinygrad-nn: error: {NO_MEMORY}", file=sys.stderr)
         return EXIT_DATA
     except ValueError as exc:  # the library's checks of a user's values (sizes, validation size …)
         print(f"tinygrad-nn: error: {exc}", file=sys.stderr)

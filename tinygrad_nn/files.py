@@ -3,7 +3,9 @@
 `atomic_write` writes to a short-named temporary file beside the target and renames it over the target, so
 a crash, a full disk or a signal leaves the old file whole and no temporary file behind. A symlink is
 followed (its target is replaced, the link stays); an existing file keeps its permission bits, a new one
-follows the umask; a device, FIFO, socket or directory is refused, never replaced.
+follows the umask; a device, FIFO, socket or directory is refused, never replaced, and so is a file the user
+could not overwrite by hand (read-only to this process: the rename would replace it all the same). A failed
+write (a full disk) raises the same kind of OSError, naming the file.
 """
 from __future__ import annotations
 
@@ -57,6 +59,10 @@ def _target(path: str | os.PathLike, what: str) -> Path:
     if kind is not None:
         shown = path if target == path else f"{path} (a link to {target})"
         raise DataError(f"cannot write {what} to {shown}: it is {kind}, not a regular file; refusing to replace it")
+    if target.exists() and not os.access(target, os.W_OK):  # rename needs only the directory's permission
+        shown = path if target == path else f"{path} (a link to {target})"
+        raise DataError(f"cannot write {what} to {shown}: the file is read-only (not writable by this user); "
+                        f"refusing to replace it")
     if not target.parent.is_dir():
         raise DataError(f"cannot write {what} to {path}: {target.parent} " + (
             "is not a directory" if target.parent.exists() else "does not exist; create the directory first"))
@@ -110,8 +116,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], wha
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno is not None:  # a full disk: say which file, same OSError type
+                raise OSError(exc.errno, f"cannot write {what}: {exc.strerror}", os.fspath(path)) from None
             raise
     return target
 

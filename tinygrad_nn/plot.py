@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataError
+from .files import atomic_write, check_output_path, same_file
 from .train import EpochRecord, read_history
 
 __all__ = ["FORMATS", "MissingExtraError", "plot_history"]
@@ -54,17 +55,19 @@ def plot_history(histories: Sequence[EpochRecord] | Sequence[str | os.PathLike |
     test (dashed) accuracy; and, when recorded, the learning speed ‖∂C/∂bˡ‖ of every layer l = 2 … L on a
     log scale — in a deep sigmoid network the early layers learn much more slowly (ch. 5).
     """
-    runs = _runs(histories)
-    if labels is None:
-        labels = [name for name, _ in runs]
-    elif len(labels) != len(runs):
-        raise ValueError(f"plot_history: got {len(labels)} labels for {len(runs)} histories")
     fmt = None
     if path is not None:
         fmt = Path(path).suffix.lower().lstrip(".")
         if fmt not in FORMATS:
             raise ValueError(f"plot_history: unknown output format {Path(path).suffix or 'no extension'!r} for "
                              f"{os.fspath(path)!r}; use one of {', '.join('.' + f for f in FORMATS)}")
+        _check_output(path, histories)
+    runs = _runs(histories)
+    if labels is None:
+        labels = [name for name, _ in runs]
+    elif len(labels) != len(runs):
+        raise ValueError(f"plot_history: got {len(labels)} labels for {len(runs)} histories")
+    labels = [_plain(label) for label in labels]
     mpl, figure = _matplotlib()
     with_speed = any(r.learning_speed for _, history in runs for r in history)
     fig = figure(figsize=(15 if with_speed else 10, 4.3), layout="constrained")
@@ -90,10 +93,26 @@ def plot_history(histories: Sequence[EpochRecord] | Sequence[str | os.PathLike |
         ax.grid(True, alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     if title:
-        fig.suptitle(title)
-    if path is not None:
-        fig.savefig(path, format=fmt, dpi=110)
+        fig.suptitle(_plain(title))
+    if path is not None:  # never a half-written picture: a full disk leaves the old one whole
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=110), "the picture")
     return fig
+
+
+def _plain(text: str) -> str:
+    """User text shown as itself: `$` would start mathtext, and a legend hides a label that starts with `_`."""
+    text = str(text).replace("$", r"\$")
+    return "\u200b" + text if text.startswith("_") else text  # a zero-width space in front keeps it in the legend
+
+
+def _check_output(path: str | os.PathLike, histories: Any) -> None:
+    """Refuse, before any work, an output that cannot be written safely or that is one of the input histories."""
+    check_output_path(path, "the picture")
+    named = [histories] if isinstance(histories, (str, os.PathLike)) else list(histories)
+    for history in named:
+        if isinstance(history, (str, os.PathLike)) and same_file(path, history):
+            raise DataError(f"cannot write the picture to {os.fspath(path)}: it is the history file "
+                            f"{os.fspath(history)}, an input; refusing to overwrite it")
 
 
 def _speed_panel(ax: Any, runs: list[tuple[str, list[EpochRecord]]], labels: Sequence[str],

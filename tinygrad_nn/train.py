@@ -334,8 +334,10 @@ def read_history(path: str | os.PathLike) -> list[EpochRecord]:
     try:
         text = path.read_text(encoding="utf-8")
         rows = json.loads(text) if suffix == ".json" else list(csv.DictReader(io.StringIO(text)))
-    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+    except (UnicodeDecodeError, ValueError, csv.Error) as exc:  # ValueError: bad JSON, a 5,000-digit number
         raise DataError(f"history file {path} is not a valid {suffix[1:]} history: {exc}") from None
+    except RecursionError:  # [[[[…]]]] 100,000 deep: no history is nested at all
+        raise DataError(f"history file {path} is not a valid json history: nested too deeply") from None
     if not isinstance(rows, list) or not rows:
         raise DataError(f"history file {path} holds no epochs")
     return [_record(row, path, i) for i, row in enumerate(rows, start=1)]
@@ -350,17 +352,30 @@ def _record(row: Any, path: Path, line: int) -> EpochRecord:
         if optional and value in (None, ""):
             return None
         try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise DataError(f"history file {path}, record {line}: {key} must be a number, got {value!r}") from None
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer of 400 digits
+            number = math.nan
+        if not math.isfinite(number) or isinstance(value, bool):
+            raise DataError(f"history file {path}, record {line}: {key} must be a finite number, "
+                            f"got {_shown(value)}")
+        return number
 
+    epoch = number("epoch", row.get("epoch"))
+    if epoch < 0 or epoch != int(epoch):
+        raise DataError(f"history file {path}, record {line}: epoch must be a whole number ≥ 0, got {_shown(epoch)}")
     speeds = row.get("learning_speed") or {k[len("speed_layer"):]: v for k, v in row.items()
                                              if k and k.startswith("speed_layer") and v not in (None, "")}
-    if not isinstance(speeds, dict) or not all(str(l).isdigit() for l in speeds):
+    if not isinstance(speeds, dict) or not all(str(l).isdecimal() for l in speeds):
         raise DataError(f"history file {path}, record {line}: learning speeds must be keyed by layer number")
     speed = {int(l): number(f"speed_layer{l}", v) for l, v in sorted(speeds.items(), key=lambda kv: int(kv[0]))}
     get = row.get
-    return EpochRecord(int(number("epoch", get("epoch"))), number("training_cost", get("training_cost")),
+    return EpochRecord(int(epoch), number("training_cost", get("training_cost")),
                        number("validation_accuracy", get("validation_accuracy"), True),
                        number("test_accuracy", get("test_accuracy"), True), number("seconds", get("seconds")),
                        number("lr", get("lr")), speed)
+
+
+def _shown(value: Any) -> str:
+    """A value from a history file as a message shows it: its repr, cut short (a JSON number may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

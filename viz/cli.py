@@ -30,9 +30,12 @@ import numpy as np
 
 from tinygrad_nn import Value, nn
 from tinygrad_nn.cli import (  # the same checks and messages as tinygrad-nn
+    NO_MEMORY,
     HelpFormatter,
+    _load,
     _seed,
     _sizes,
+    add_data_options,
 )
 from tinygrad_nn.data import DataError
 from tinygrad_nn.files import check_output_path
@@ -86,8 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backprop", action="store_true", help="draw the forward pass and BP1–BP4 (viz.draw_backprop)")
     p.add_argument("--example", type=int, metavar="K",
                    help="with --delta or --backprop: example K of the test split of --data (default 0)")
-    p.add_argument("--data", default="digits",
-                   help="with --example: digits (default) | fashion-mnist | a directory of IDX files")
+    add_data_options(p, when="with --delta or --backprop: ")  # the same data options as train and evaluate
     p.add_argument("--max-neurons", type=int, default=12, help="with --network: widest layer drawn in full")
     return p
 
@@ -147,10 +149,9 @@ def _load_model(path: str) -> nn.MLP:
 def _test_example(net: nn.MLP, args: argparse.Namespace) -> tuple[np.ndarray, int, str, np.ndarray | None]:
     """Test example K of --data for `net`: its input, label, a description, and its image (or None); one clear
     error when the example does not exist or the data do not fit the network."""
-    from tinygrad_nn import data
     try:
-        splits = data.load(args.data)
-    except (data.DataError, OSError) as exc:
+        splits = _load(args)
+    except (DataError, OSError) as exc:
         raise _Failure(f"cannot load the data {args.data!r}: {exc}") from None
     test, k = splits.test, 0 if args.example is None else args.example
     if not 0 <= k < len(test):
@@ -244,9 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["graph"]:
         argv = argv[1:]
-    with stop_signals_raise(), guarded_stdout():  # SIGTERM/SIGHUP: kill dot, remove the temporary file
+    with stop_signals_raise():  # SIGTERM/SIGHUP: kill dot, remove the temporary file
         try:
-            return _main(argv)
+            with guarded_stdout():  # inside the try: its last flush may fail too
+                return _main(argv)
         except StdoutError as exc:  # `| head -1` closed the pipe: nothing to say; a full disk: say so
             if not exc.broken_pipe:
                 print(f"graph: error: {exc}", file=sys.stderr)
@@ -284,6 +286,9 @@ def _main(argv: list[str]) -> int:
         return 2
     except (RuntimeError, OSError) as exc:  # no Graphviz, an unwritable path
         print(f"graph: error: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError:  # --sizes 784,100000000,10
+        print(f"graph: error: {NO_MEMORY}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
     return 0
