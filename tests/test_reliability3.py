@@ -20,37 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_faults import ENV, QUICK, WAIT, cli, leftovers, one_line, python  # the same helpers as the first rounds
 from tinygrad_nn.cli import EXIT_DATA, EXIT_USAGE, build_parser, main
 from tinygrad_nn.train import EpochRecord, write_history
 
-REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-       "OPENBLAS_NUM_THREADS": "1"}
-QUICK = ["train", "--epochs", "1", "--quiet"]
 FIELDS = "epoch,training_cost,validation_accuracy,test_accuracy,seconds,lr\n"
-
-
-def cli(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err and "internal error" not in err, err
-    return lines[0]
-
-
-def run(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
-    """`python args…` with this checkout first on the path; a hang fails the test instead of the suite."""
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=ENV, capture_output=True, text=True,
-                          timeout=120, check=False, **kwargs)
-
-
-def leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".tg-") or p.suffix == ".tmp")
 
 
 @pytest.fixture
@@ -67,7 +41,7 @@ def history(tmp_path: Path) -> Path:
 def test_11_a_fifo_output_is_refused_at_once_not_waited_on(tmp_path, history, fmt):
     fifo = tmp_path / f"curves.{fmt}"
     os.mkfifo(fifo)
-    done = run("-m", "tinygrad_nn", "plot", str(history), "-o", str(fifo), cwd=tmp_path)  # the old code hung here
+    done = python("-m", "tinygrad_nn", "plot", str(history), "-o", str(fifo), cwd=tmp_path)  # the old code hung here
     assert done.returncode == EXIT_DATA and "FIFO" in one_line(done.stderr)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and not leftovers(tmp_path)
 
@@ -278,7 +252,7 @@ def test_15_the_data_options_are_the_same_in_every_command():
 def test_16_no_command_with_a_full_stdout_is_one_line(tmp_path):
     with open("/dev/full", "w") as full:
         done = subprocess.run([sys.executable, "-m", "tinygrad_nn"], cwd=tmp_path, env=ENV, stdout=full,
-                              stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+                              stderr=subprocess.PIPE, text=True, timeout=WAIT, check=False)
     assert done.returncode == EXIT_DATA and "No space left on device" in one_line(done.stderr)
 
 
