@@ -352,12 +352,12 @@ def _record(row: Any, path: Path, line: int) -> EpochRecord:
         if optional and value in (None, ""):
             return None
         try:
-            number = float(value)
+            number = None if isinstance(value, bool) else float(value)
         except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer of 400 digits
-            number = math.nan
-        if not math.isfinite(number) or isinstance(value, bool):
-            raise DataError(f"history file {path}, record {line}: {key} must be a finite number, "
-                            f"got {_shown(value)}")
+            number = None
+        if number is None or not math.isfinite(number):
+            raise DataError(f"history file {path}, record {line}: {key} must be a "
+                            f"{'finite ' if number is not None else ''}number, got {_shown(value)}")
         return number
 
     epoch = number("epoch", row.get("epoch"))
