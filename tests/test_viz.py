@@ -209,9 +209,9 @@ def test_100k_scalar_mlp_graph_is_collapsed_per_neuron_quickly(tmp_path):
     loss.backward()
     total = count_values(loss)
     assert total >= 100_000
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a busy machine does not make it fail
     pic = draw(viz.draw_graph(loss), tmp_path)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert elapsed < 20, f"building and rendering {total:,} nodes took {elapsed:.1f} s"  # a sanity limit only
     assert len(pic.graph_nodes()) <= 500
     assert re.search(rf"collapsed [\d,]+ of {total:,} nodes: per neuron", pic.title)
