@@ -85,12 +85,15 @@ def make_app(session: Session, token: str, hosts: set[str]) -> ASGIApp:
         """An endpoint that applies `change` to the session's settings and replies with its state or frame
         ("lite": without the points, for the frames of live training)."""
         async def endpoint(request: Request) -> Response:
+            started = time.thread_time()
             try:
                 params = await body(request) if request.method == "POST" else dict(request.query_params)
                 with lock:
                     if change is not None:
                         change(params)
-                    return JSONResponse(session.state() if reply == "state" else session.frame(reply == "frame"))
+                    response = JSONResponse(session.state() if reply == "state" else session.frame(reply == "frame"))
+                    session.timings.append((time.thread_time() - started) * 1e3)   # CPU ms, JSON included
+                    return response
             except (ValueError, DataError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except Exception as exc:  # a bug: say so, and keep serving

@@ -9,9 +9,9 @@ with a message for the page, never a broken session.
 from __future__ import annotations
 
 import base64
+import collections
 import math
 import numbers
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ __all__ = ["COSTS", "LIMITS", "Session"]
 COSTS = ("quadratic", "cross-entropy")  # σ output neurons: the BP1 of chapter 2 and of chapter 3
 LIMITS = {"layers": 8, "neurons": 32, "points": datasets.MAX_POINTS, "steps": 500, "batch_size": 10_000}
 GRID = 32          # each heatmap: the input plane [−1, 1]² sampled GRID × GRID
-HISTORY = 600      # chart points kept (halved, every other one, when full)
+HISTORY = 200      # chart points kept (halved, every other one, when full): a frame stays small
 
 
 def _number(params: dict, key: str, default: Any, kind: type, lo: float, hi: float) -> Any:
@@ -52,6 +52,7 @@ class Session:
     def __init__(self, data: str = "circle", sizes: list[int] | None = None, cost: str = "quadratic",
                  eta: float = 3.0, batch_size: int = 10, noise: float = 0.1, seed: int = 0, points: int = 500) -> None:
         self.csv: tuple[str, np.ndarray, np.ndarray] | None = None
+        self.timings: collections.deque[float] = collections.deque(maxlen=10_000)  # server CPU ms per request
         if data.lower().endswith(".csv"):
             x, y = datasets.load_csv(data)
             self.csv = (Path(data).name, x, y)
@@ -147,7 +148,6 @@ class Session:
         self.order, self.cursor, self.steps, self.selected = np.arange(0), 0, 0, 0
         self.history: list[dict[str, Any]] = []
         self.speed = [0.0] * (len(c["sizes"]) - 1)
-        self.server_ms = 0.0
         self._record()
 
     def add_point(self, params: dict[str, Any]) -> None:
@@ -242,13 +242,11 @@ class Session:
 
     def frame(self, with_data: bool = True) -> dict[str, Any]:
         """Everything one redraw needs: the state, the heatmaps, the inspector's numbers and the charts."""
-        started = time.process_time()
         out = self.state() if with_data else {k: v for k, v in self.state().items() if k not in ("x", "test_x")}
         out["heatmaps"] = self.heatmaps() if self.net.sizes[0] == 2 else None
         out["inspector"] = self.inspect()
         out["history"] = self.history
-        out["server_ms"] = self.server_ms
-        self.server_ms = (time.process_time() - started) * 1e3
+        out["server_ms"] = self.timings[-1] if self.timings else None   # the previous request's CPU time
         return out
 
     def heatmaps(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import { fmt } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 const stats = (window.__explore = { frames: 0, requests: 0 });   // read by the tests and the benchmark
-let frame = null, points = null, picked = null, playing = false, editKey = null;
+let frame = null, points = null, picked = null, playing = false, looping = false, editKey = null;
 
 const network = new NetworkView($("network"), (p) => { picked = p; render(); });
 
@@ -27,7 +27,7 @@ function exists(p) {
 }
 
 function render() {
-  const f = frame;
+  const started = performance.now(), f = frame;
   network.update(f, picked);
   const twoD = f.sizes[0] === 2;
   $("plane-box").hidden = !twoD; $("plane-hint").hidden = !twoD; $("digit-box").hidden = twoD;
@@ -45,6 +45,7 @@ function render() {
   renderEdit();
   syncControls();
   stats.frames += 1;
+  stats.render_ms = (stats.render_ms || 0) + performance.now() - started;
   stats.last = { step: f.step, cost: f.training_cost, server_ms: f.server_ms };
 }
 
@@ -172,14 +173,23 @@ $("hide-controls").addEventListener("click", () => {
 // ---- training
 async function step() { apply(await api("POST", "/api/step", { steps: 1 })); }
 
+// While a frame is drawn, the next one is already being computed: one request in flight, never more.
 async function loop() {
+  const ask = () => api("POST", "/api/step", { steps: Number($("speed").value) });
+  if (looping) return;
+  looping = true;
+  let pending = ask();
   while (playing) {
-    const f = await api("POST", "/api/step", { steps: Number($("speed").value) });
+    const f = await pending;
     stats.requests += 1;
     if (!f) { setPlaying(false); break; }
+    pending = playing ? ask() : null;
     apply(f);
     await new Promise((r) => requestAnimationFrame(r));
   }
+  if (pending) apply(await pending);   // the frame that was in flight when play stopped
+  looping = false;
+  if (playing) loop();                 // play was pressed again meanwhile
 }
 
 function setPlaying(on) {

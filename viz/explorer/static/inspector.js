@@ -27,7 +27,7 @@ function neuron(f, l, j) {
   const terms = w.map((wk, k) => `${factor(wk)}×${factor(prev[k])}`);
   const shown = terms.length > 6 ? [...terms.slice(0, 3), "…", ...terms.slice(-2)] : terms;
   html += `<div class="group">forward</div>`;
-  html += row("", `${sym("z", l, j)} = Σ<sub>k</sub> ${sym("w", l, "jk")} ${sym("a", l - 1, "k")} + ${sym("b", l, j)}
+  html += row("", `${sym("z", l, j)} = Σ<sub>k</sub> ${sym("w", l, `${j}k`)} ${sym("a", l - 1, "k")} + ${sym("b", l, j)}
     = ${shown.join(" + ")} + ${factor(b)} = ${num(z, "z")}`);
   html += row("", `${sym("a", l, j)} = σ(${sym("z", l, j)}) = σ(${num(z)}) = ${num(a, "a")}`);
   html += row("", `σ′(${sym("z", l, j)}) = ${sym("a", l, j)}(1 − ${sym("a", l, j)}) = ${num(sp, "sigma-prime")}`);
@@ -45,7 +45,7 @@ function neuron(f, l, j) {
     const parts = wn.map((wk, k) => `${factor(wk)}×${factor(dn[k])}`);
     const sum = wn.reduce((s, wk, k) => s + wk * dn[k], 0);
     const shownSum = parts.length > 6 ? [...parts.slice(0, 3), "…", ...parts.slice(-2)] : parts;
-    html += row("BP2", `${sym("δ", l, j)} = (Σ<sub>k</sub> ${sym("w", l + 1, "kj")} ${sym("δ", l + 1, "k")}) σ′(${sym("z", l, j)})
+    html += row("BP2", `${sym("δ", l, j)} = (Σ<sub>k</sub> ${sym("w", l + 1, `k${j}`)} ${sym("δ", l + 1, "k")}) σ′(${sym("z", l, j)})
       = (${shownSum.join(" + ")}) × ${num(sp)} = ${factor(sum, "sum")} × ${num(sp)} = ${num(delta, "delta")}`, "bp");
   }
   html += check(delta, ins.closed_delta[i - 1][J], `∂C/∂${sym("z", l, j)}`);
@@ -60,11 +60,12 @@ function weight(f, l, j, k) {
   const ins = f.inspector, i = l - 1;
   const wv = f.weights[i - 1][j - 1][k - 1], ak = ins.a[i - 1][k - 1], delta = ins.delta[i - 1][j - 1];
   const g = ins.nabla_w[i - 1][j - 1][k - 1];
-  let html = `<h3>weight ${sym("w", l, `${j}${k > 9 || j > 9 ? "," : ""}${k}`)} <span class="role">from neuron ${k} of layer ${l - 1} to neuron ${j} of layer ${l}</span></h3>`;
-  html += row("", `${sym("w", l, "jk")} = ${num(wv, "w")}`);
-  html += row("BP4", `∂C/∂${sym("w", l, "jk")} = ${sym("a", l - 1, "k")} ${sym("δ", l, "j")} = ${factor(ak, "a-in")} × ${factor(delta, "delta")} = ${num(g, "dw")}`, "bp");
-  html += check(g, ins.closed_nabla_w[i - 1][j - 1][k - 1], `∂C/∂${sym("w", l, "jk")}`);
-  html += next(f, sym("w", l, "jk"), wv, g, "20");
+  const jk = j > 9 || k > 9 ? `${j},${k}` : `${j}${k}`, wjk = sym("w", l, jk);
+  let html = `<h3>weight ${wjk} <span class="role">from neuron ${k} of layer ${l - 1} to neuron ${j} of layer ${l}</span></h3>`;
+  html += row("", `${wjk} = ${num(wv, "w")}`);
+  html += row("BP4", `∂C/∂${wjk} = ${sym("a", l - 1, k)} ${sym("δ", l, j)} = ${factor(ak, "a-in")} × ${factor(delta, "delta")} = ${num(g, "dw")}`, "bp");
+  html += check(g, ins.closed_nabla_w[i - 1][j - 1][k - 1], `∂C/∂${wjk}`);
+  html += next(f, wjk, wv, g, "20");
   return html;
 }
 
