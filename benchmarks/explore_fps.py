@@ -60,6 +60,7 @@ def main() -> None:
             page.wait_for_timeout(seconds * 1000)
             frames = page.evaluate("() => window.__explore.frames") - frames0
             render_ms = page.evaluate("() => window.__explore.render_ms") / max(1, frames + frames0)
+            wait_ms = page.evaluate("() => window.__explore.wait_ms") / max(1, frames)
             elapsed = time.perf_counter() - t0
             page.click("#play")
             browser.close()
@@ -77,6 +78,7 @@ def main() -> None:
     print(f"{'server CPU ms per frame, median':34}{median:10.2f}{'≤ 10':>10}{median / 10:9.2f}")
     print(f"{'server CPU ms per frame, 95th pct':34}{p95:10.2f}{'≤ 10':>10}{p95 / 10:9.2f}")
     print(f"{'page redraw ms per frame (JS)':34}{render_ms:10.2f}")
+    print(f"{'page waits for the server, ms/frame':34}{wait_ms:10.2f}")
     print(f"({len(timings)} requests in {elapsed:.1f} s)")
 
 

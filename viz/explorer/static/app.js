@@ -180,7 +180,9 @@ async function loop() {
   looping = true;
   let pending = ask();
   while (playing) {
+    const waited = performance.now();
     const f = await pending;
+    stats.wait_ms = (stats.wait_ms || 0) + performance.now() - waited;
     stats.requests += 1;
     if (!f) { setPlaying(false); break; }
     pending = playing ? ask() : null;
