@@ -79,7 +79,8 @@ def _options(parser: argparse.ArgumentParser):
 
 def _parsers():
     from viz.cli import _parser as graph_parser
-    return [cli.build_parser(), graph_parser()]
+    from viz.explorer.cli import _parser as explore_parser
+    return [cli.build_parser(), graph_parser(), explore_parser()]
 
 
 def test_every_option_has_help_and_its_default_shows() -> None:
