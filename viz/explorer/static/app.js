@@ -32,6 +32,7 @@ function render() {
   const twoD = f.sizes[0] === 2;
   $("plane-box").hidden = !twoD; $("plane-hint").hidden = !twoD; $("digit-box").hidden = twoD;
   document.querySelectorAll(".two-d").forEach((e) => (e.hidden = !twoD));
+  $("net-hint").textContent = `line width = |w|, blue w > 0, orange w < 0 · each square: the neuron's activation ${twoD ? "over the input plane" : "for the selected example"}`;
   if (twoD) drawPlane($("plane"), f, points);
   else { drawDigit($("digit"), $("bars"), f); if (document.activeElement !== $("example")) $("example").value = f.selected; }
   $("cost").textContent = fmt(f.training_cost);

@@ -24,7 +24,7 @@ function neuron(f, l, j) {
   }
   const w = f.weights[i - 1][J], b = f.biases[i - 1][J], prev = ins.a[i - 1];
   const z = ins.z[i - 1][J], a = ins.a[i][J], sp = a * (1 - a), delta = ins.delta[i - 1][J];
-  const terms = w.map((wk, k) => `${factor(wk)}×${factor(prev[k])}`);
+  const terms = w.map((wk, k) => `${factor(wk)} × ${factor(prev[k])}`);
   const shown = terms.length > 6 ? [...terms.slice(0, 3), "…", ...terms.slice(-2)] : terms;
   html += `<div class="group">forward</div>`;
   html += row("", `${sym("z", l, j)} = Σ<sub>k</sub> ${sym("w", l, `${j}k`)} ${sym("a", l - 1, "k")} + ${sym("b", l, j)}
@@ -42,7 +42,7 @@ function neuron(f, l, j) {
     }
   } else {
     const wn = f.weights[i].map((r) => r[J]), dn = ins.delta[i];
-    const parts = wn.map((wk, k) => `${factor(wk)}×${factor(dn[k])}`);
+    const parts = wn.map((wk, k) => `${factor(wk)} × ${factor(dn[k])}`);
     const sum = wn.reduce((s, wk, k) => s + wk * dn[k], 0);
     const shownSum = parts.length > 6 ? [...parts.slice(0, 3), "…", ...parts.slice(-2)] : parts;
     html += row("BP2", `${sym("δ", l, j)} = (Σ<sub>k</sub> ${sym("w", l + 1, `k${j}`)} ${sym("δ", l + 1, "k")}) σ′(${sym("z", l, j)})
@@ -71,7 +71,7 @@ function weight(f, l, j, k) {
 
 function next(f, name, value, grad, eq) {
   const after = value - f.eta * grad;
-  return row(`eq. ${eq}`, `${name} → ${name} − η ∂C/∂${name} = ${num(value)} − ${fmt(f.eta)} × ${factor(grad)} = ${num(after, "next")}`, "step") +
+  return row(`eq. ${eq}`, `${name} → ${name} − η ∂C/∂${name} = ${num(value, "", 7)} − ${fmt(f.eta)} × ${factor(grad)} = ${num(after, "next", 7)}`, "step") +
     `<p class="note">That is the step this example alone asks for; a training step (▸|) takes the mean of it over a mini-batch of m = ${f.batch_size} examples.</p>`;
 }
 

@@ -25,12 +25,13 @@ export class NetworkView {
     const svg = this.svg;
     svg.replaceChildren();
     const width = 60 + COLUMN * (sizes.length - 1) + 60;
-    svg.setAttribute("viewBox", `0 0 ${width} ${HEIGHT + TOP + 10}`);
+    const tall = Math.min(HEIGHT, 62 * Math.max(...sizes));   // a small network gets a short drawing
+    svg.setAttribute("viewBox", `0 0 ${width} ${tall + TOP + 10}`);
     svg.setAttribute("width", width);
-    svg.setAttribute("height", HEIGHT + TOP + 10);
+    svg.setAttribute("height", tall + TOP + 10);
     this.pos = sizes.map((n, i) => {
-      const spacing = Math.min(62, HEIGHT / n), box = Math.max(4, Math.min(42, spacing * 0.78));
-      const x = 60 + COLUMN * i, y0 = TOP + (HEIGHT - spacing * n) / 2 + spacing / 2;
+      const spacing = Math.min(62, tall / n), box = Math.max(4, Math.min(42, spacing * 0.78));
+      const x = 60 + COLUMN * i, y0 = TOP + (tall - spacing * n) / 2 + spacing / 2;
       return Array.from({ length: n }, (_, j) => ({ x, y: y0 + spacing * j, box }));
     });
     const L = sizes.length;
@@ -72,11 +73,14 @@ export class NetworkView {
   // Widths and colours of the weights, the neurons' heatmaps (2-D data) or activations (digits).
   update(frame, picked) {
     this.build(frame.sizes);
-    frame.weights.forEach((w, i) => w.forEach((row, j) => row.forEach((v, k) => {
-      const path = this.links[`${i + 2},${j + 1},${k + 1}`];
-      path.setAttribute("stroke-width", Math.min(9, 0.4 + 1.6 * Math.abs(v)).toFixed(2));
-      path.setAttribute("stroke", css(v >= 0 ? BLUE : ORANGE, 0.85));
-    })));
+    frame.weights.forEach((w, i) => {
+      const dense = w.length * w[0].length > 150;   // the digits' 64 × 16: thin, faint lines, not a hairball
+      w.forEach((row, j) => row.forEach((v, k) => {
+        const path = this.links[`${i + 2},${j + 1},${k + 1}`];
+        path.setAttribute("stroke-width", (dense ? Math.min(2, 0.15 + 0.35 * Math.abs(v)) : Math.min(9, 0.4 + 1.6 * Math.abs(v))).toFixed(2));
+        path.setAttribute("stroke", css(v >= 0 ? BLUE : ORANGE, dense ? 0.35 : 0.85));
+      }));
+    });
     const maps = frame.heatmaps;
     const acts = frame.inspector.a;
     for (const [key, g] of Object.entries(this.boxes)) {
