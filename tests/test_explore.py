@@ -239,3 +239,18 @@ def test_another_host_warns(tmp_path: Path) -> None:
         proc.kill()
     err = proc.stderr.read()
     assert "warning" not in err   # localhost is this machine
+
+
+def test_viz_explore_for_notebooks_shows_an_iframe_and_stops() -> None:
+    import viz
+
+    explorer = viz.explore(data="gauss", sizes=[2, 3, 2], eta=0.5)
+    try:
+        state = call(explorer.url)[1]
+        assert state["sizes"] == [2, 3, 2] and state["eta"] == 0.5 and state["data"] == "gauss"
+        html = explorer._repr_html_()
+        assert html.startswith("<iframe") and explorer.url.replace("&", "&amp;") in html
+    finally:
+        explorer.stop()
+    with pytest.raises(OSError):   # stopped: nothing listens there any more
+        call(explorer.url)

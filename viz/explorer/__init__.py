@@ -15,8 +15,6 @@ except ImportError as exc:
     raise ImportError(f"explore needs starlette and uvicorn ({exc.name} is missing): "
                       f"pip install 'tinygrad_nn[explore]'") from exc
 
-from typing import Any
-
 from .server import Explorer, ExploreError
 from .session import Session
 

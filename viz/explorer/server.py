@@ -14,6 +14,7 @@ import secrets
 import socket
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tinygrad_nn.data import DataError
 
-from .session import Session
+from .session import LIMITS, Session, _number
 
 __all__ = ["Explorer", "ExploreError", "bind", "make_app"]
 
@@ -55,9 +56,8 @@ class Guard:
         elif "origin" in headers and headers["origin"].lower() not in {f"http://{h}" for h in self.hosts}:
             problem = "requests from other sites are refused (Origin header)"
         elif not scope["path"].startswith("/static/"):
-            query = dict(pair.split("=", 1) for pair in scope.get("query_string", b"").decode("latin-1").split("&")
-                         if "=" in pair)
-            given = headers.get("x-token") or query.get("token", "")
+            query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            given = headers.get("x-token") or query.get("token", [""])[0]
             if not secrets.compare_digest(given.encode(), self.token.encode()):
                 problem = "missing or wrong token: open the URL the explorer printed"
         if problem:
@@ -101,7 +101,6 @@ def make_app(session: Session, token: str, hosts: set[str]) -> ASGIApp:
         return endpoint
 
     def steps(params: dict[str, Any]) -> None:
-        from .session import LIMITS, _number
         session.step(_number(params, "steps", 1, int, 0, LIMITS["steps"]))
 
     async def page(request: Request) -> Response:
