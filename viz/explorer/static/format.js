@@ -4,7 +4,7 @@ export function fmt(v, digits = 4) {
   if (v === 0) return "0";
   const a = Math.abs(v);
   let s = a >= 1e-3 && a < 1e5 ? v.toPrecision(digits) : v.toExponential(digits - 1).replace(/e([+-])(\d+)/, (_, sign, e) => `×10<sup>${sign === "-" ? "−" : ""}${e}</sup>`);
-  if (!s.includes("×") && s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
+  if (!s.includes("×") && s.includes(".") && Number(s) === v) s = s.replace(/0+$/, "").replace(/\.$/, "");  // 1, not 1.000; 0.99998 stays 1.000
   return s.replace("-", "−");
 }
 
