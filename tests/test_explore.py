@@ -228,17 +228,19 @@ def test_the_cli_port_in_use_and_bad_options_are_one_line(server) -> None:
         assert len(lines) == 1 and message in lines[0] and done.stdout == "", (args, done.stderr)
 
 
-def test_another_host_warns(tmp_path: Path) -> None:
-    proc, url = _start("-m", "viz", "explore", "--no-browser", "--host", "localhost")
+def test_another_host_warns_and_is_allowed_as_host() -> None:
+    """127.0.0.2 is still this machine (all of 127/8 is loopback) but not the default: a warning, one line."""
+    proc, url = _start("-m", "viz", "explore", "--no-browser", "--host", "127.0.0.2")
     try:
-        assert url.startswith("http://localhost:")
+        assert url.startswith("http://127.0.0.2:")
         assert call(url)[0] == 200
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     finally:
         proc.kill()
-    err = proc.stderr.read()
-    assert "warning" not in err   # localhost is this machine
+    lines = proc.stderr.read().strip().splitlines()
+    assert proc.returncode == 0 and len(lines) == 2 and "Traceback" not in "".join(lines)
+    assert lines[0].startswith("explore: warning: listening on 127.0.0.2") and lines[1] == "explore: stopped"
 
 
 def test_viz_explore_for_notebooks_shows_an_iframe_and_stops() -> None:

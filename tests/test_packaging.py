@@ -57,7 +57,7 @@ def test_no_command_prints_the_help_and_exits_2(capsys: pytest.CaptureFixture) -
     assert cli.main([]) == cli.EXIT_USAGE == 2
     out, err = capsys.readouterr()
     assert out.startswith("usage: tinygrad-nn")
-    for command in ("train", "evaluate", "check", "graph"):
+    for command in ("train", "evaluate", "check", "graph", "explore"):
         assert command in out
     assert err == ""
 
