@@ -256,3 +256,12 @@ def test_viz_explore_for_notebooks_shows_an_iframe_and_stops() -> None:
         explorer.stop()
     with pytest.raises(OSError):   # stopped: nothing listens there any more
         call(explorer.url)
+
+
+def test_a_cost_that_is_not_a_number_is_null_not_a_broken_reply(url: str, monkeypatch) -> None:
+    """JSON has no NaN: were a cost ever NaN (a diverged network), the frame says null and still arrives."""
+    import viz.explorer.session as session_module
+
+    monkeypatch.setattr(session_module.Session, "_evaluate", lambda self, x, y: (float("nan"), float("inf")))
+    status, frame = call(url, "POST", "/api/step", {"steps": 1})
+    assert status == 200 and frame["training_cost"] is None and frame["history"][-1]["test_accuracy"] is None

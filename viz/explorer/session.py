@@ -41,6 +41,11 @@ def _number(params: dict, key: str, default: Any, kind: type, lo: float, hi: flo
     return value
 
 
+def _finite(value: float) -> float | None:
+    """JSON has no NaN or inf: a cost that is not a number (no test points, a diverged network) is null."""
+    return value if math.isfinite(value) else None
+
+
 def _b64(values: np.ndarray) -> str:
     """Numbers in [0, 1] as base64 bytes 0…255: a heatmap costs one byte a cell on the wire."""
     return base64.b64encode(np.clip(values * 255 + 0.5, 0, 255).astype(np.uint8).tobytes()).decode()
@@ -218,8 +223,9 @@ class Session:
         test_cost, test_acc = self._evaluate(self.test_x, self.test_y)
         if self.history and self.history[-1]["step"] == self.steps:
             self.history.pop()
-        self.history.append({"step": self.steps, "training_cost": train_cost, "test_cost": test_cost,
-                             "training_accuracy": train_acc, "test_accuracy": test_acc, "speed": list(self.speed)})
+        self.history.append({"step": self.steps, "training_cost": _finite(train_cost), "test_cost": _finite(test_cost),
+                             "training_accuracy": _finite(train_acc), "test_accuracy": _finite(test_acc),
+                             "speed": [_finite(v) for v in self.speed]})
         if len(self.history) > HISTORY:
             self.history = self.history[::2] + ([self.history[-1]] if len(self.history) % 2 == 0 else [])
 
@@ -272,7 +278,7 @@ class Session:
             p.grad = None
         c.backward()
         closed = backprop.backprop(self.net.weights, self.net.biases, x[None, :], y[None, :], self.config["cost"])
-        return {"index": i, "label": label, "x": x.tolist(), "y": y.tolist(), "C": float(c.data),
+        return {"index": i, "label": label, "x": x.tolist(), "y": y.tolist(), "C": _finite(float(c.data)),
                 "z": [z.data[0].tolist() for z in zs], "a": [a.data[0].tolist() for a in activations],
                 "delta": [z.grad[0].tolist() for z in zs],
                 "nabla_w": [layer.weight.grad.tolist() for layer in self.net.layers],

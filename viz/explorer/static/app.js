@@ -37,7 +37,7 @@ function render() {
   else { drawDigit($("digit"), $("bars"), f); if (document.activeElement !== $("example")) $("example").value = f.selected; }
   $("cost").textContent = fmt(f.training_cost);
   $("test-cost").textContent = fmt(f.test_cost);
-  $("train-acc").textContent = `${(100 * f.training_accuracy).toFixed(1)}%`;
+  $("train-acc").textContent = Number.isFinite(f.training_accuracy) ? `${(100 * f.training_accuracy).toFixed(1)}%` : "–";
   $("test-acc").textContent = Number.isFinite(f.test_accuracy) ? `${(100 * f.test_accuracy).toFixed(1)}%` : "–";
   $("step-count").textContent = f.step;
   $("epoch").textContent = f.epoch.toFixed(1);

@@ -1,5 +1,6 @@
 // Numbers and symbols in the book's notation: 4 significant digits, a true minus sign, wˡⱼₖ as HTML.
 export function fmt(v, digits = 4) {
+  if (v === null || v === undefined) return "–";
   if (!Number.isFinite(v)) return String(v);
   if (v === 0) return "0";
   const a = Math.abs(v);
