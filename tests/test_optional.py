@@ -129,3 +129,19 @@ def test_graph_without_dot(tmp_path: Path) -> None:
     source = run((), cli("graph", "--sizes", "2,3,1", "-o", "g.dot"), tmp_path, no_dot=True)
     assert source.returncode == 0, source.stderr  # the DOT source needs no Graphviz program
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+@pytest.mark.parametrize("missing", ["starlette", "uvicorn"])
+def test_explore_without_its_extra(tmp_path: Path, missing: str) -> None:
+    """`tinygrad-nn explore` and `python -m viz explore` name the [explore] extra in one line; the rest works."""
+    done = run((missing,), cli("explore", "--no-browser"), tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    note = one_line(done.stderr)
+    assert "pip install 'tinygrad_nn[explore]'" in note and missing in note
+    code = ("import runpy; sys.argv = ['-m', 'explore', '--no-browser']; "
+            "runpy.run_module('viz', run_name='__main__', alter_sys=True)")
+    done = run((missing,), code, tmp_path)
+    assert done.returncode == 1 and "pip install 'tinygrad_nn[explore]'" in one_line(done.stderr)
+    done = run((missing,), "import viz; viz.explore()", tmp_path)
+    assert done.returncode == 1 and done.stderr.strip().splitlines()[-1].endswith("pip install 'tinygrad_nn[explore]'")
+    assert run((missing,), "import viz, tinygrad_nn.cli", tmp_path).returncode == 0

@@ -57,7 +57,7 @@ def test_no_command_prints_the_help_and_exits_2(capsys: pytest.CaptureFixture) -
     assert cli.main([]) == cli.EXIT_USAGE == 2
     out, err = capsys.readouterr()
     assert out.startswith("usage: tinygrad-nn")
-    for command in ("train", "evaluate", "check", "graph"):
+    for command in ("train", "evaluate", "check", "graph", "explore"):
         assert command in out
     assert err == ""
 
@@ -79,7 +79,8 @@ def _options(parser: argparse.ArgumentParser):
 
 def _parsers():
     from viz.cli import _parser as graph_parser
-    return [cli.build_parser(), graph_parser()]
+    from viz.explorer.cli import _parser as explore_parser
+    return [cli.build_parser(), graph_parser(), explore_parser()]
 
 
 def test_every_option_has_help_and_its_default_shows() -> None:

@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest relative error allowed between autodiff and BP1–BP4")
 
     commands.add_parser("graph", help="render a computation graph or a network (see: graph --help)", add_help=False)
+    commands.add_parser("explore", help="a live page: train and inspect BP1–BP4 (see: explore --help)", add_help=False)
 
     pl = commands.add_parser("plot", help="plot cost, accuracy and per-layer learning speed of --history files")
     pl.add_argument("histories", nargs="+", metavar="HISTORY", help="files written by train --history (.csv or .json)")
@@ -206,6 +207,13 @@ def _main(argv: list[str]) -> int:
                 raise DataError(str(exc) if "[viz]" in str(exc) else f"graph needs the graphviz Python package "
                                 f"({exc}): pip install 'tinygrad_nn[viz]'") from None
             return graph_main(argv[1:])
+        if argv and argv[0] == "explore":
+            try:
+                from viz.explorer.cli import main as explore_main
+            except ImportError as exc:  # the [explore] extra (or [viz]) says what to install
+                raise DataError(str(exc) if "pip install" in str(exc) else f"explore needs starlette and uvicorn "
+                                f"({exc}): pip install 'tinygrad_nn[explore]'") from None
+            return explore_main(argv[1:])
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exc:  # --help or --version, already printed

@@ -11,6 +11,8 @@
   rule (prev / next / slider / ← → / play; `#step=K` opens step K); without a path, an object Jupyter shows.
 - `plot_history(histories, path)`: cost, accuracy and per-layer learning speed per epoch (matplotlib; the
   same function as `tinygrad_nn.plot.plot_history`, re-exported here for notebooks).
+- `explore(data="circle", sizes=None, ...)`: the live page of `tinygrad-nn explore` served in a background
+  thread; returns an object with `.url` and `.stop()` that Jupyter shows in an IFrame (needs the [explore] extra).
 - `render(graph, path)`: write svg, png, pdf (needs Graphviz's `dot`) or the dot source, chosen by extension.
 
 The drawing functions return a `graphviz.Digraph`, which displays inline in Jupyter.
@@ -34,5 +36,12 @@ from .graph import draw_graph
 from .network import draw_network
 from .render import FORMATS, GraphvizNotFoundError, render
 
+
+def explore(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """Serve the live backprop page in the background (see `viz.explorer.explore`); needs the [explore] extra."""
+    from .explorer import explore as _explore
+    return _explore(*args, **kwargs)
+
+
 __all__ = ["FORMATS", "BackwardAnimation", "GraphvizNotFoundError", "animate_backward", "draw_backprop", "draw_graph",
-           "draw_network", "equation_for", "plot_history", "render"]
+           "draw_network", "equation_for", "explore", "plot_history", "render"]
