@@ -114,7 +114,10 @@ def jvp(f: Callable[[Value], Value], x: Any, v: Any) -> tuple[Any, Any]:
     """(f(x), ∂f/∂x · v) by forward mode: v is pushed through the graph with each op's tangent rule."""
     leaf, out = _evaluate("jvp", f, x)
     v = _vector("jvp", v, leaf.shape, "x")
-    return out.data, forward_tangents(out, {leaf: v})
+    saved = _saved_grads(out)  # the walk clears intermediate gradients, also of nodes f closes over
+    tangent = forward_tangents(out, {leaf: v})
+    _restore(saved)
+    return out.data, tangent
 
 
 def hvp(f: Callable[[Value], Value], x: Any, v: Any) -> tuple[Any, Any]:
