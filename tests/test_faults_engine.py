@@ -165,6 +165,14 @@ def test_a_target_that_requires_a_gradient_gets_it(cost):
     np.testing.assert_allclose(functional.jvp(lambda y: f(Value(Z), y), Y, t)[1], numeric, rtol=1e-6)
 
 
+def test_log_likelihood_from_z_is_exact_for_targets_that_do_not_sum_to_one():
+    """δᴸ = aᴸ Σy − y: the shortcut aᴸ − y held only for targets summing to 1 (a learned y leaves that set)."""
+    y = Y * np.array([[0.5], [1.0], [2.0]])
+    assert gradcheck(lambda z: log_likelihood_cost(z.softmax(), y), Value(Z))
+    assert gradcheck(COSTS["log-likelihood from z"], Value(Z), Value(y))
+    assert gradgradcheck(COSTS["log-likelihood from z"], Value(Z), Value(y))
+
+
 @pytest.mark.parametrize("cost", COSTS)
 def test_a_constant_target_is_still_a_constant(cost):
     out = COSTS[cost](Value(Z), Value(Y, requires_grad=False))

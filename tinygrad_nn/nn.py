@@ -446,23 +446,31 @@ def _log_output(out: Value, z: Value) -> Value:
     return z if out._ctx[0]._rule is Value._sigmoid_rule else z.log_softmax(axis=-1)
 
 
+def _delta(out: Value, a: Any, y: Any) -> Any:
+    """δᴸ = aᴸ − y (eq. 66, 84); for softmax aᴸ Σⱼyⱼ − y, the same for targets that sum to 1, exact for any.
+    a and y are arrays, or Values for create_graph."""
+    if out._ctx[0]._rule is Value._sigmoid_rule:
+        return a - y
+    return a * (y.sum(axis=-1, keepdims=True) if isinstance(y, Value) else np.sum(y, axis=-1, keepdims=True)) - y
+
+
 def _output_delta_rule(out: Value, g: Any) -> None:  # for σ with cross-entropy and softmax with log-likelihood
     a, y = out._ctx  # a is the σ(zᴸ) or softmax(zᴸ) node
-    _accumulate(out._a, (a.data - y) * (g / _batch_size(out._a)))  # δᴸ = aᴸ − y
+    _accumulate(out._a, _delta(out, a.data, y) * (g / _batch_size(out._a)))  # δᴸ
     _target_grad(out, lambda: -_log_output(out, out._a.detach()).data, g)
 
 
 @_graph(_output_delta_rule)
 def _output_delta_graph(out: Value, g: Value) -> None:  # through the node a = σ(zᴸ): ∂δᴸ/∂zᴸ = σ′(zᴸ)
     a, y = out._ctx
-    _accumulate(out._a, (a - (y if out._b is None else out._b)) * (g / _batch_size(out._a)))
+    _accumulate(out._a, _delta(out, a, y if out._b is None else out._b) * (g / _batch_size(out._a)))
     _target_grad(out, lambda: -_log_output(out, out._a), g)
 
 
 @_tangent(_output_delta_rule)
 def _output_delta_tangent(out: Value, tz: Any, ty: Any = None) -> float:
     a, y = out._ctx
-    return (_target_tangent(out, lambda: a.data - y, tz)
+    return (_target_tangent(out, lambda: _delta(out, a.data, y), tz)
             + _target_tangent(out, lambda: -_log_output(out, out._a.detach()).data, ty))
 
 
