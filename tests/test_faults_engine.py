@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_nn import Function, Value, functional, gradcheck, gradgradcheck, no_grad
-from tinygrad_nn.engine import is_grad_enabled
+from tinygrad_nn.engine import forward_tangents, is_grad_enabled
 from tinygrad_nn.nn import cross_entropy_cost, log_likelihood_cost, quadratic_cost
 from tinygrad_nn.optim import SGD
 
@@ -291,3 +291,83 @@ def test_value_results_are_converted_exactly(double_returns, x):
     assert type(v.grad) is type(v.data) and np.all(v.grad == 2.0)  # plain data in .grad, not a Value
     out, tangent = functional.jvp(lambda u: Double.apply(u), x, np.ones_like(x))
     assert not isinstance(tangent, Value) and np.all(tangent == 2.0)
+
+
+@pytest.mark.parametrize("call", ["hvp", "hessian"])
+def test_second_order_functional_forgets_the_gradients_it_made(call):
+    """create_graph gradients refer back to their nodes (cycles): hvp and hessian clear them before returning."""
+    kept = []
+
+    def f(x):
+        kept.append(x.tanh())
+        return (kept[-1] ** 3.0).sum()
+
+    CALLS[call](f, np.array([0.3, -0.2]))
+    assert kept and all(node.grad is None for node in kept)
+
+
+# ---- Function's checks: each refusal and conversion, so that a check taken out turns a test red ------------------
+@pytest.mark.parametrize("bad", [True, np.bool_(False), np.array([True, False])])
+def test_boolean_results_are_refused(double_returns, bad):
+    double_returns(lambda g: bad)
+    with pytest.raises(TypeError, match=r"Double\.backward: .*must be a float"):
+        Double.apply(Value(np.ones(2) if np.ndim(bad) else 1.0)).sum().backward()
+
+
+def test_results_are_converted_to_the_inputs_type_and_dtype(double_returns):
+    double_returns(lambda g: np.float64(2.0) * np.sum(g) if np.ndim(g) == 0 else (2.0 * g).astype(np.float64))
+    s = Value(1.5)
+    Double.apply(s).backward()
+    assert type(s.grad) is float and s.grad == 2.0
+    x = Value(np.ones(2, dtype=np.float32))
+    Double.apply(x).sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+class Affine(Function):
+    """a·x + b on three inputs, with a tangent rule: da x + a dx + db."""
+
+    @staticmethod
+    def forward(ctx, a, x, b):
+        ctx.save_for_backward(a, x)
+        return a * x + b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.saved_tensors
+        return g * x, g * a, g
+
+    @staticmethod
+    def jvp(ctx, ta, tx, tb):
+        a, x = ctx.saved_tensors
+        return sum(t for t in (None if ta is None else ta * x, None if tx is None else a * tx, tb) if t is not None)
+
+
+def test_a_custom_ops_tangents_reach_the_right_inputs():
+    a, x, b = Value(2.0), Value(3.0), Value(5.0)
+    out = Affine.apply(a, x, b)
+    assert forward_tangents(out, {a: 1.0}) == 3.0 and forward_tangents(out, {x: 1.0}) == 2.0
+    assert forward_tangents(out, {b: 1.0}) == 1.0 and forward_tangents(out, {a: 1.0, x: 10.0}) == 23.0
+
+
+def test_a_constant_input_of_a_custom_op_gets_no_gradient():
+    a, x, b = Value(2.0, requires_grad=False), Value(3.0), Value(5.0, requires_grad=False)
+    Affine.apply(a, x, b).backward()
+    assert (a.grad, x.grad, b.grad) == (None, 2.0, None)
+
+
+def test_more_than_three_inputs_that_need_a_gradient_are_refused():
+    class Sum4(Function):
+        @staticmethod
+        def forward(ctx, *xs):
+            return sum(xs)
+
+        @staticmethod
+        def backward(ctx, g):
+            return (g,) * 4
+
+    with pytest.raises(ValueError, match="Sum4.apply: at most 3 inputs may require a gradient, got 4"):
+        Sum4.apply(*(Value(float(i)) for i in range(4)))
+    x = Value(1.0)
+    Sum4.apply(x, 1.0, 2.0, Value(3.0, requires_grad=False)).backward()  # constants do not count
+    assert x.grad == 1.0

@@ -160,3 +160,38 @@ def test_second_order_checkers_check_the_first_order_of_create_graph(monkeypatch
         testing.check_op_hessian_vector(f, *inputs)
     with pytest.raises(AssertionError, match="by create_graph"):
         gradgradcheck(f, *map(Value, inputs))
+
+
+# ---- the checkers' own checks ---------------------------------------------------------------------------------
+def test_the_checkers_fail_on_a_nan_gradient(monkeypatch):
+    """A NaN compares false with every tolerance: it must fail, not pass, in every checker."""
+    right = Value._exp_rule
+    nan_rule = lambda out, g: right(out, g * np.nan)  # noqa: E731
+    nan_rule.symbol, nan_rule.graph, nan_rule.tangent = right.symbol, lambda out, g: right.graph(out, g * np.nan), right.tangent
+    monkeypatch.setattr(Value, "_exp_rule", staticmethod(nan_rule))
+    with pytest.raises(AssertionError, match="check_op_gradient"):
+        testing.check_op_gradient(Value.exp, A)
+    with pytest.raises(AssertionError, match="check_op_hessian_vector"):
+        testing.check_op_hessian_vector(Value.exp, A)
+    with pytest.raises(AssertionError, match="gradcheck"):
+        gradcheck(Value.exp, Value(A))
+
+
+def test_check_op_hessian_vector_requires_value_gradients_from_create_graph(monkeypatch):
+    right = Value._exp_rule
+    monkeypatch.setattr(right, "graph", lambda out, g: right(out, g.data))  # writes plain arrays
+    with pytest.raises(AssertionError, match="must write a Value gradient"):
+        testing.check_op_hessian_vector(Value.exp, A)
+
+
+@pytest.mark.parametrize("x", [0.7, A])
+def test_check_op_gradient_requires_the_inputs_type_and_dtype(monkeypatch, x):
+    right = engine._accumulate
+
+    def wrong(v, g):  # an engine that hands out 0-d arrays for floats and float32 for float64
+        right(v, g)
+        v.grad = np.asarray(v.grad, dtype=np.float32)
+
+    monkeypatch.setattr(engine, "_accumulate", wrong)
+    with pytest.raises(AssertionError, match="must get a float gradient" if isinstance(x, float) else "float64 array"):
+        testing.check_op_gradient(Value.exp, x)
