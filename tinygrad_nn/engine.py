@@ -38,15 +38,24 @@ class _GradMode(threading.local):
 
 
 _mode = _GradMode()
+_no_grad_blocks = 0  # no_grad() blocks open in any thread; while 0 every thread builds graphs (a fast check)
+_blocks_lock = threading.Lock()
 
 
 @contextmanager
 def _grad_mode(enabled: bool) -> Iterator[None]:
+    global _no_grad_blocks
     saved, _mode.enabled = _mode.enabled, enabled
+    if not enabled:
+        with _blocks_lock:
+            _no_grad_blocks += 1
     try:
         yield
     finally:
         _mode.enabled = saved
+        if not enabled:
+            with _blocks_lock:
+                _no_grad_blocks -= 1
 
 
 def no_grad() -> AbstractContextManager[None]:
@@ -149,7 +158,7 @@ def _node(data: Any, rule: Callable, a: Value, b: Value | None = None, c: Value 
     if type(data) is not float and type(data) is not np.ndarray:
         data = _normalize(data)
     out.data, out.grad, out.name = data, None, None
-    if _mode.enabled and (a.requires_grad or (b is not None and b.requires_grad)
+    if (not _no_grad_blocks or _mode.enabled) and (a.requires_grad or (b is not None and b.requires_grad)
                           or (c is not None and c.requires_grad)):
         out.requires_grad, out._rule, out._a, out._b, out._c, out._ctx = True, rule, a, b, c, ctx
     else:
@@ -910,6 +919,8 @@ def _pow_at_zero(out: Value) -> tuple[Any, Any]:
     if type(out.data) is float:
         return float(a == 0 and p == 0), float(a == 0 and p > 0)
     zero = np.equal(a, 0)
+    if not zero.any():  # the common case: numpy keeps its fast paths for a scalar exponent
+        return 0.0, 0.0
     return (zero & np.equal(p, 0)).astype(out.data.dtype), (zero & np.greater(p, 0)).astype(out.data.dtype)
 
 

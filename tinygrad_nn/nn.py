@@ -451,7 +451,7 @@ def _delta(out: Value, a: Any, y: Any) -> Any:
     a and y are arrays, or Values for create_graph."""
     if out._ctx[0]._rule is Value._sigmoid_rule:
         return a - y
-    return a * (y.sum(axis=-1, keepdims=True) if isinstance(y, Value) else np.sum(y, axis=-1, keepdims=True)) - y
+    return a * y.sum(-1, keepdims=True) - y
 
 
 def _output_delta_rule(out: Value, g: Any) -> None:  # for σ with cross-entropy and softmax with log-likelihood
