@@ -17,7 +17,8 @@ Subclass `Function` and write two static methods on numpy arrays and floats::
 
 The node the op makes is named by the class (``y.op == "Softplus"``, also in drawings). `backward` returns
 one gradient per input of `forward` (a tuple, or the bare gradient for a one-input op), None where no
-gradient is needed (an input that does not require one); each is checked against its input's shape.
+gradient is needed (an input that does not require one); each is checked against its input's shape and
+must be real (a complex result is refused, naming the op; a Value is taken as its data).
 
 Higher orders and forward mode are opt-in, because a numpy backward cannot be differentiated again:
 
