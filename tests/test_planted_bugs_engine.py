@@ -54,6 +54,9 @@ CASES = {
     "log-likelihood from a": (nn._log_likelihood_rule,
                               lambda z, y: nn.log_likelihood_cost(z.softmax() * 0.9 + 0.025, y), (SIGNED, Y)),
 }
+CASES.update({f"{op} (scalar)": (rule, f, (0.7, 1.3)[:len(inputs)]) for op, (rule, f, inputs) in list(CASES.items())
+              if op in ("mul", "div", "pow", "exp", "log", "tanh", "sigmoid")})  # the Python-float branches
+CASES["relu (scalar)"] = (Value._relu_rule, lambda a: a.relu() * a, (0.7,))
 # ops with a second input, for a tangent rule that forgets it
 SECOND_INPUT = [name for name, (_, _, inputs) in CASES.items() if len(inputs) >= 2]
 
