@@ -20,6 +20,7 @@ and `tinygrad_nn.functional.jvp`). The plain path never looks at them, so first 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -28,18 +29,33 @@ import numpy as np
 
 __all__ = ["Value", "detect_anomaly", "enable_grad", "forward_tangents", "is_grad_enabled", "linear", "no_grad"]
 
-_grad_enabled = True
 _anomaly = False
+
+
+class _GradMode(threading.local):
+    """Grad mode belongs to the thread, as in PyTorch: one thread's no_grad() leaves the others' graphs alone."""
+    enabled = True
+
+
+_mode = _GradMode()
+_no_grad_blocks = 0  # no_grad() blocks open in any thread; while 0 every thread builds graphs (a fast check)
+_blocks_lock = threading.Lock()
 
 
 @contextmanager
 def _grad_mode(enabled: bool) -> Iterator[None]:
-    global _grad_enabled
-    saved, _grad_enabled = _grad_enabled, enabled
+    global _no_grad_blocks
+    saved, _mode.enabled = _mode.enabled, enabled
+    if not enabled:
+        with _blocks_lock:
+            _no_grad_blocks += 1
     try:
         yield
     finally:
-        _grad_enabled = saved
+        _mode.enabled = saved
+        if not enabled:
+            with _blocks_lock:
+                _no_grad_blocks -= 1
 
 
 def no_grad() -> AbstractContextManager[None]:
@@ -53,8 +69,8 @@ def enable_grad() -> AbstractContextManager[None]:
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside `no_grad()`."""
-    return _grad_enabled
+    """True unless inside `no_grad()` (in this thread)."""
+    return _mode.enabled
 
 
 @contextmanager
@@ -142,7 +158,7 @@ def _node(data: Any, rule: Callable, a: Value, b: Value | None = None, c: Value 
     if type(data) is not float and type(data) is not np.ndarray:
         data = _normalize(data)
     out.data, out.grad, out.name = data, None, None
-    if _grad_enabled and (a.requires_grad or (b is not None and b.requires_grad)
+    if (not _no_grad_blocks or _mode.enabled) and (a.requires_grad or (b is not None and b.requires_grad)
                           or (c is not None and c.requires_grad)):
         out.requires_grad, out._rule, out._a, out._b, out._c, out._ctx = True, rule, a, b, c, ctx
     else:
@@ -413,22 +429,25 @@ class Value:
         return _node(data, self._pow_rule, self, other)
 
     @_backward("**")
-    def _pow_rule(out: Value, g: Any) -> None:  # d(a^p) = p a^(p−1) da + a^p ln(a) dp
+    def _pow_rule(out: Value, g: Any) -> None:  # d(a^p) = p a^(p−1) da + a^p ln(a) dp (0 for 0·∞ at a = 0)
         a, p = out._a, out._b
-        if a.requires_grad: _accumulate(a, g * p.data * _pow(a.data, p.data - 1.0))
-        if p.requires_grad: _accumulate(p, g * out.data * _ln_base(a.data))
+        x0, zp = _pow_at_zero(out)
+        if a.requires_grad: _accumulate(a, g * p.data * _pow(a.data, p.data - 1.0 + x0))
+        if p.requires_grad: _accumulate(p, g * out.data * _ln_base(a.data + zp))
 
     @_graph(_pow_rule)
     def _pow_graph(out: Value, g: Value) -> None:
         a, p = out._a, out._b
-        if a.requires_grad: _accumulate(a, g * p * a ** (p - 1.0))
-        if p.requires_grad: _accumulate(p, g * out * (a * _positive_mask(a.data)).log())
+        x0, zp = _pow_at_zero(out)
+        if a.requires_grad: _accumulate(a, g * p * a ** (p - 1.0 + x0))
+        if p.requires_grad: _accumulate(p, g * out * ((a + zp) * _positive_mask(a.data + zp)).log())
 
     @_tangent(_pow_rule)
     def _pow_tangent(out: Value, ta: Any, tp: Any) -> Any:
         a, p = out._a.data, out._b.data
-        return _plus(None if ta is None else ta * p * _pow(a, p - 1.0),
-                     None if tp is None else tp * out.data * _ln_base(a))
+        x0, zp = _pow_at_zero(out)
+        return _plus(None if ta is None else ta * p * _pow(a, p - 1.0 + x0),
+                     None if tp is None else tp * out.data * _ln_base(a + zp))
 
     def __radd__(self, other: Any) -> Value: return _lift(other) + self
     def __rsub__(self, other: Any) -> Value: return _lift(other) - self
@@ -570,9 +589,9 @@ class Value:
         return ta * s * (1.0 - s)
 
     def relu(self) -> Value:
-        """max(x, 0); its derivative at 0 is taken as 0."""
+        """max(x, 0), NaN for NaN (as numpy and PyTorch); its derivative at 0 is taken as 0."""
         x = self.data
-        return _node((x if x > 0 else 0.0) if type(x) is float else np.maximum(x, 0), self._relu_rule, self)
+        return _node((x if x > 0 or x != x else 0.0) if type(x) is float else np.maximum(x, 0), self._relu_rule, self)
 
     @_backward("relu")
     def _relu_rule(out: Value, g: Any) -> None:  # 1 where x > 0, else 0
@@ -832,7 +851,7 @@ def _seed(root: Value, grad: Any) -> Any:
 
 def _backward_create_graph(root: Value, grad: Any) -> None:
     """backward(create_graph=True): the same walk, running each op's ``graph`` rule on Value gradients."""
-    if not _grad_enabled:
+    if not _mode.enabled:
         raise RuntimeError("backward(create_graph=True) inside no_grad(): the gradients' graph could not be "
                            "recorded; leave the no_grad() block (or use enable_grad())")
     grad = grad if isinstance(grad, Value) and grad.shape == root.shape else Value(_seed(root, grad),
@@ -892,6 +911,19 @@ def _pow(x: Any, p: Any) -> Any:
     return np.power(x, p)
 
 
+def _pow_at_zero(out: Value) -> tuple[Any, Any]:
+    """For a node aᵖ: (1 where a = p = 0, 1 where a = 0 < p), else 0, in out's dtype. Added to the exponent
+    p − 1 and to the base of ln a, they turn the 0·∞ of x⁰ (constant 1) and of 0ᵖ (constant 0 for p > 0)
+    into the exact derivative 0, in every order; everywhere else they add 0."""
+    a, p = out._a.data, out._b.data
+    if type(out.data) is float:
+        return float(a == 0 and p == 0), float(a == 0 and p > 0)
+    zero = np.equal(a, 0)
+    if not zero.any():  # the common case: numpy keeps its fast paths for a scalar exponent
+        return 0.0, 0.0
+    return (zero & np.equal(p, 0)).astype(out.data.dtype), (zero & np.greater(p, 0)).astype(out.data.dtype)
+
+
 def _ln_base(x: Any) -> Any:
     """ln x where x > 0, NaN elsewhere: ∂(aᵖ)/∂p needs a positive base."""
     return (math.log(x) if x > 0 else math.nan) if type(x) is float else np.log(np.where(x > 0, x, np.nan))
@@ -906,7 +938,7 @@ def _max_share(out: Value) -> np.ndarray:
     """For a max node: 1/(number of ties) where an input element equals the maximum, else 0."""
     x, (axis, keepdims) = out._a.data, out._ctx
     mask = x == (out.data if keepdims or axis is None else np.expand_dims(out.data, axis))
-    return mask / mask.sum(axis=axis, keepdims=True)
+    return (mask / mask.sum(axis=axis, keepdims=True)).astype(x.dtype, copy=False)
 
 
 def _kept_shape(x: np.ndarray, axis: Any) -> tuple:

@@ -17,7 +17,8 @@ Subclass `Function` and write two static methods on numpy arrays and floats::
 
 The node the op makes is named by the class (``y.op == "Softplus"``, also in drawings). `backward` returns
 one gradient per input of `forward` (a tuple, or the bare gradient for a one-input op), None where no
-gradient is needed (an input that does not require one); each is checked against its input's shape.
+gradient is needed (an input that does not require one); each is checked against its input's shape and
+must be real (a complex result is refused, naming the op; a Value is taken as its data).
 
 Higher orders and forward mode are opt-in, because a numpy backward cannot be differentiated again:
 
@@ -137,20 +138,21 @@ def _accumulate_all(name: str, inputs: tuple, grads: Any, method: str, as_value:
         if as_value and not isinstance(g, Value):  # a constant would silently drop the second derivative
             raise TypeError(f"{name}.{method}: the gradient for input {i} must be a Value computed from "
                             f"grad_output and the inputs with Value ops, got {type(g).__name__}")
-        _accumulate(v, _check_gradient(name, method, f"input {i}", v, g))
+        _accumulate(v, _check_gradient(name, method, f"input {i}", v, g, as_value))
 
 
-def _check_gradient(name: str, method: str, what: str, v: Value, g: Any) -> Any:
-    """A gradient must be real floats shaped like its Value (a float for a scalar)."""
+def _check_gradient(name: str, method: str, what: str, v: Value, g: Any, as_value: bool = False) -> Any:
+    """A gradient must be real floats shaped like its Value (a float for a scalar). A Value stays one only for
+    backward_graph (`as_value`); elsewhere its data is taken, exactly, so that .grad and tangents stay plain."""
     data = g.data if isinstance(g, Value) else g
-    if isinstance(data, (bool, np.bool_)) or not (isinstance(data, (int, float, np.number)) or
+    if isinstance(data, (bool, np.bool_, np.complexfloating)) or not (isinstance(data, (int, float, np.number)) or
                                                  isinstance(data, np.ndarray) and data.dtype.kind in "fiu"):
         raise TypeError(f"{name}.{method}: the gradient for {what} must be a float or an array of floats, got "
                         f"{type(data).__name__}{'' if not isinstance(data, np.ndarray) else ' of ' + str(data.dtype)}")
     if np.shape(data) != v.shape:
         raise ValueError(f"{name}.{method}: the gradient for {what} has shape {np.shape(data)}, expected "
                          f"{v.shape} (the shape of {what})")
-    if isinstance(g, Value):
+    if as_value:
         return g
     return float(data) if type(v.data) is float else np.asarray(data, dtype=v.dtype)
 

@@ -9,6 +9,10 @@ jvp and hvp, like f(x) for vjp). Results are plain floats and arrays:
 * ``hvp(f, x, v)``  → (f(x), H v)    reverse over reverse: ``backward(create_graph=True)``, then one more
   backward through the gradient's graph (f must return a scalar);
 * ``hessian(f, x)`` → H, of shape x.shape + x.shape (one Hessian-vector product per element of x).
+
+As in torch, only x is differentiated: every other `.grad` (a network's parameters that f closes over,
+nodes built before the call) is left exactly as it was, so a diagnostic between ``backward()`` and an
+optimizer's ``step()`` does not change the step, and repeated calls grow nothing.
 """
 from __future__ import annotations
 
@@ -27,6 +31,27 @@ from .engine import (
 )
 
 __all__ = ["hessian", "hvp", "jvp", "vjp"]
+
+
+def _saved_grads(*roots: Value) -> list[tuple[Value, Any]]:
+    """Every node above `roots` that may receive a gradient, with its .grad now (to be put back by
+    `_restore`: f's other leaves must not see the gradients computed for x)."""
+    saved: list[tuple[Value, Any]] = []
+    seen: set[Value] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen or not node.requires_grad:
+            continue
+        seen.add(node)
+        saved.append((node, node.grad))
+        stack.extend(node._prev)
+    return saved
+
+
+def _restore(saved: list[tuple[Value, Any]]) -> None:
+    for node, grad in reversed(saved):  # a node saved twice gets its first (oldest) gradient back
+        node.grad = grad
 
 
 def _evaluate(where: str, f: Callable[[Value], Value], x: Any) -> tuple[Value, Value]:
@@ -75,17 +100,24 @@ def vjp(f: Callable[[Value], Value], x: Any, v: Any = None) -> tuple[Any, Any]:
         _scalar("vjp (without v)", out)
     else:
         v = _vector("vjp", v, out.shape, "f(x)")
-    if out.requires_grad:
-        with enable_grad():
-            out.backward(v)
-    return out.data, _result(leaf)
+    if not out.requires_grad:
+        return out.data, _result(leaf)
+    saved = _saved_grads(out)
+    with enable_grad():
+        out.backward(v)
+    result = _result(leaf)
+    _restore(saved)
+    return out.data, result
 
 
 def jvp(f: Callable[[Value], Value], x: Any, v: Any) -> tuple[Any, Any]:
     """(f(x), ∂f/∂x · v) by forward mode: v is pushed through the graph with each op's tangent rule."""
     leaf, out = _evaluate("jvp", f, x)
     v = _vector("jvp", v, leaf.shape, "x")
-    return out.data, forward_tangents(out, {leaf: v})
+    saved = _saved_grads(out)  # the walk clears intermediate gradients, also of nodes f closes over
+    tangent = forward_tangents(out, {leaf: v})
+    _restore(saved)
+    return out.data, tangent
 
 
 def hvp(f: Callable[[Value], Value], x: Any, v: Any) -> tuple[Any, Any]:
@@ -95,13 +127,17 @@ def hvp(f: Callable[[Value], Value], x: Any, v: Any) -> tuple[Any, Any]:
     v = _vector("hvp", v, leaf.shape, "x")
     if not out.requires_grad:
         return out.data, _result(leaf)
+    saved = _saved_grads(out)
     with enable_grad():
         out.backward(create_graph=True)
         grad = leaf.grad
         leaf.grad = None
         if isinstance(grad, Value) and grad.requires_grad:
+            saved += _saved_grads(grad)  # nodes the gradient's graph reaches beyond f's (e.g. a Function's)
             (grad * v).sum().backward()
-    return out.data, _release(out, leaf)
+    result = _release(out, leaf)
+    _restore(saved)
+    return out.data, result
 
 
 def hessian(f: Callable[[Value], Value], x: Any) -> np.ndarray:
@@ -113,14 +149,17 @@ def hessian(f: Callable[[Value], Value], x: Any) -> np.ndarray:
     n = int(np.prod(shape))
     rows = np.zeros((n, n))
     if out.requires_grad:
+        saved = _saved_grads(out)
         with enable_grad():
             out.backward(create_graph=True)
             grad = leaf.grad
             if isinstance(grad, Value) and grad.requires_grad:
+                saved += _saved_grads(grad)
                 flat = grad.reshape(n) if shape else grad
                 for i in range(n):
                     leaf.grad = None
                     (flat[i] if shape else flat).backward()
                     rows[i] = np.ravel(_result(leaf))
             _release(out, leaf)
+        _restore(saved)
     return rows.reshape(shape + shape)

@@ -52,7 +52,8 @@ def gradgradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, a
 
     With fixed random r (shaped like fn's output) and u_j (shaped like input j), the checked quantity is
     ∂/∂xᵢ Σⱼ ⟨u_j, ∂⟨r, fn⟩/∂x_j⟩ = (H u)ᵢ for every element of every input xᵢ that requires a gradient —
-    a full row of checks per element, whatever the Hessian's size. Returns True, or raises GradcheckError.
+    a full row of checks per element, whatever the Hessian's size. The gradients written by create_graph
+    must also equal the plain ones. Returns True, or raises GradcheckError.
     """
     _check_arguments("gradgradcheck", inputs, eps, atol, rtol)
     tracked = [x for x in inputs if x.requires_grad]
@@ -80,6 +81,10 @@ def gradgradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, a
                    for g, uj in zip(first_derivatives(create_graph=False), u) if g is not None)
 
     grads = first_derivatives(create_graph=True)
+    for x, g, plain in zip(tracked, grads, first_derivatives(create_graph=False)):  # H u cannot see a wrong
+        position = next(k for k, y in enumerate(inputs) if y is x)                  # first order of a linear op
+        _compare("gradgradcheck", _label(position, x), x.shape, _dense(g, x), _dense(plain, x),
+                 "first derivatives by create_graph and by plain backward disagree", eps, atol, rtol)
     total = None
     with enable_grad():
         for g, uj in zip(grads, u):
@@ -103,6 +108,12 @@ def gradgradcheck(fn: Callable[..., Value], *inputs: Value, eps: float = 1e-6, a
 
 
 # ---- shared by both checks -----------------------------------------------------------------------------
+def _dense(g: object, x: Value) -> np.ndarray:
+    """A gradient (None, a float, an array or a Value) as a float64 array shaped like x."""
+    if g is None:
+        return np.zeros(x.shape)
+    return np.asarray(g.data if isinstance(g, Value) else g, dtype=np.float64).reshape(x.shape)
+
 def _check_arguments(caller: str, inputs: tuple, eps: float, atol: float, rtol: float) -> None:
     """eps > 0, atol and rtol ≥ 0 (finite numbers); every input a float64 Value."""
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):

@@ -363,6 +363,23 @@ def _identity(k: int, dtype: np.dtype) -> np.ndarray:
     return eye
 
 
+def _target_input(y: Any) -> Value | None:
+    """A target Value that requires a gradient becomes the cost node's second input (else None: a constant)."""
+    return y if isinstance(y, Value) and y.requires_grad else None
+
+
+def _target_grad(out: Value, slope: Callable[[], Any], g: Any) -> None:
+    """Add ∂C/∂y = slope() · g/m into the target, when it is an input that requires a gradient."""
+    y = out._b
+    if y is not None and y.requires_grad:
+        _accumulate(y, slope() * (g / _batch_size(out._a)))
+
+
+def _target_tangent(out: Value, slope: Callable[[], Any], ty: Any) -> float:
+    """The target's part of a cost's tangent: Σ slope() · ty / m (0 without a tangent for y)."""
+    return 0.0 if ty is None else float(np.vdot(slope(), ty)) / _batch_size(out._a)
+
+
 def _batch_size(a: Value) -> int:
     d = a.data
     return d.shape[0] if type(d) is np.ndarray and d.ndim == 2 else 1
@@ -376,26 +393,31 @@ def _check_batch(a: Value, cost: str) -> int:
 
 
 def quadratic_cost(a: Value, y: Any) -> Value:
-    """C = 1/(2m) Σₓ ‖y(x) − aᴸ(x)‖² (eq. 6, averaged over the mini-batch); its gradient is (aᴸ − y)/m."""
+    """C = 1/(2m) Σₓ ‖y(x) − aᴸ(x)‖² (eq. 6, averaged over the mini-batch); its gradient is (aᴸ − y)/m
+    (and (y − aᴸ)/m for a target Value that requires a gradient)."""
+    target = _target_input(y)
     y = _targets(a, y, "quadratic_cost")
     m = _check_batch(a, "quadratic_cost")
     diff = a.data - y
-    return _node(0.5 / m * float(np.vdot(diff, diff)), _quadratic_rule, a, ctx=(diff, y))
+    return _node(0.5 / m * float(np.vdot(diff, diff)), _quadratic_rule, a, target, ctx=(diff, y))
 
 
 def _quadratic_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, out._ctx[0] * (g / _batch_size(out._a)))  # ∇ₐC, the first factor of BP1
+    if out._a.requires_grad: _accumulate(out._a, out._ctx[0] * (g / _batch_size(out._a)))  # ∇ₐC, BP1's first factor
+    _target_grad(out, lambda: -out._ctx[0], g)  # ∂C/∂y = −∇ₐC
 
 
 @_graph(_quadratic_rule)
 def _quadratic_graph(out: Value, g: Value) -> None:
     a = out._a
-    _accumulate(a, (a - out._ctx[1]) * (g / _batch_size(a)))
+    diff = a - (out._ctx[1] if out._b is None else out._b)
+    if a.requires_grad: _accumulate(a, diff * (g / _batch_size(a)))
+    _target_grad(out, lambda: -diff, g)
 
 
 @_tangent(_quadratic_rule)
-def _quadratic_tangent(out: Value, ta: Any) -> float:
-    return float(np.vdot(out._ctx[0], ta)) / _batch_size(out._a)
+def _quadratic_tangent(out: Value, ta: Any, ty: Any = None) -> float:
+    return _target_tangent(out, lambda: out._ctx[0], ta) + _target_tangent(out, lambda: -out._ctx[0], ty)
 
 
 def cross_entropy_cost(a: Value, y: Any) -> Value:
@@ -406,33 +428,50 @@ def cross_entropy_cost(a: Value, y: Any) -> Value:
     (e.g. under `no_grad`), ln is taken at no less than the smallest positive float: finite, but a
     saturated wrong neuron then costs at most ≈ 708 instead of its exact value.
     """
+    target = _target_input(y)  # ∂C/∂y = −(ln a − ln(1 − a))/m = −zᴸ/m
     y = _targets(a, y, "cross_entropy_cost")
     m = _check_batch(a, "cross_entropy_cost")
     if a._rule is Value._sigmoid_rule:
         z = a._a.data
         softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
-        return _node(float(np.sum(softplus - y * z)) / m, _output_delta_rule, a._a, ctx=(a, y))
+        return _node(float(np.sum(softplus - y * z)) / m, _output_delta_rule, a._a, target, ctx=(a, y))
     p = np.asarray(a.data)
     tiny = np.finfo(p.dtype).tiny
     value = -np.sum(y * np.log(np.maximum(p, tiny)) + (1 - y) * np.log(np.maximum(1 - p, tiny))) / m
-    return _node(float(value), _cross_entropy_rule, a, ctx=y)
+    return _node(float(value), _cross_entropy_rule, a, target, ctx=y)
+
+
+def _log_output(out: Value, z: Value) -> Value:
+    """−∂C/∂y·m for the costs from zᴸ: ln a − ln(1 − a) = zᴸ for σ, ln a = log_softmax(zᴸ) for softmax."""
+    return z if out._ctx[0]._rule is Value._sigmoid_rule else z.log_softmax(axis=-1)
+
+
+def _delta(out: Value, a: Any, y: Any) -> Any:
+    """δᴸ = aᴸ − y (eq. 66, 84); for softmax aᴸ Σⱼyⱼ − y, the same for targets that sum to 1, exact for any.
+    a and y are arrays, or Values for create_graph."""
+    if out._ctx[0]._rule is Value._sigmoid_rule:
+        return a - y
+    return a * y.sum(-1, keepdims=True) - y
 
 
 def _output_delta_rule(out: Value, g: Any) -> None:  # for σ with cross-entropy and softmax with log-likelihood
     a, y = out._ctx  # a is the σ(zᴸ) or softmax(zᴸ) node
-    _accumulate(out._a, (a.data - y) * (g / _batch_size(out._a)))  # δᴸ = aᴸ − y
+    _accumulate(out._a, _delta(out, a.data, y) * (g / _batch_size(out._a)))  # δᴸ
+    _target_grad(out, lambda: -_log_output(out, out._a.detach()).data, g)
 
 
 @_graph(_output_delta_rule)
 def _output_delta_graph(out: Value, g: Value) -> None:  # through the node a = σ(zᴸ): ∂δᴸ/∂zᴸ = σ′(zᴸ)
     a, y = out._ctx
-    _accumulate(out._a, (a - y) * (g / _batch_size(out._a)))
+    _accumulate(out._a, _delta(out, a, y if out._b is None else out._b) * (g / _batch_size(out._a)))
+    _target_grad(out, lambda: -_log_output(out, out._a), g)
 
 
 @_tangent(_output_delta_rule)
-def _output_delta_tangent(out: Value, tz: Any) -> float:
+def _output_delta_tangent(out: Value, tz: Any, ty: Any = None) -> float:
     a, y = out._ctx
-    return float(np.vdot(a.data - y, tz)) / _batch_size(out._a)
+    return (_target_tangent(out, lambda: _delta(out, a.data, y), tz)
+            + _target_tangent(out, lambda: -_log_output(out, out._a.detach()).data, ty))
 
 
 def _cross_entropy_slope(out: Value) -> np.ndarray:
@@ -441,33 +480,44 @@ def _cross_entropy_slope(out: Value) -> np.ndarray:
     return (a - y) / np.maximum(a * (1 - a), np.finfo(a.dtype).tiny)
 
 
+def _cross_entropy_target_slope(out: Value) -> np.ndarray:
+    """∂C_x/∂y = −(ln a − ln(1 − a)), with the logs floored as in the cost."""
+    a = out._a.data
+    tiny = np.finfo(a.dtype).tiny
+    return np.log(np.maximum(1 - a, tiny)) - np.log(np.maximum(a, tiny))
+
+
 def _cross_entropy_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, _cross_entropy_slope(out) * (g / _batch_size(out._a)))
+    if out._a.requires_grad: _accumulate(out._a, _cross_entropy_slope(out) * (g / _batch_size(out._a)))
+    _target_grad(out, lambda: _cross_entropy_target_slope(out), g)
 
 
 @_graph(_cross_entropy_rule)
 def _cross_entropy_graph(out: Value, g: Value) -> None:  # without the floor: exact where a(1 − a) > 0
-    a, y = out._a, out._ctx
-    _accumulate(a, (a - y) / (a * (1.0 - a)) * (g / _batch_size(a)))
+    a, y = out._a, (out._ctx if out._b is None else out._b)
+    if a.requires_grad: _accumulate(a, (a - y) / (a * (1.0 - a)) * (g / _batch_size(a)))
+    _target_grad(out, lambda: (1.0 - a).log() - a.log(), g)
 
 
 @_tangent(_cross_entropy_rule)
-def _cross_entropy_tangent(out: Value, ta: Any) -> float:
-    return float(np.vdot(_cross_entropy_slope(out), ta)) / _batch_size(out._a)
+def _cross_entropy_tangent(out: Value, ta: Any, ty: Any = None) -> float:
+    return (_target_tangent(out, lambda: _cross_entropy_slope(out), ta)
+            + _target_tangent(out, lambda: _cross_entropy_target_slope(out), ty))
 
 
 def log_likelihood_cost(a: Value, y: Any) -> Value:
     """C = −1/m Σₓ ln aᴸ_y(x) (eq. 80) for softmax outputs; from zᴸ when `a` is softmax(zᴸ): δᴸ = aᴸ − y."""
+    target = _target_input(y)  # ∂C/∂y = −ln aᴸ/m
     y = _targets(a, y, "log_likelihood_cost")
     m = _check_batch(a, "log_likelihood_cost")
     if a._rule is Value._softmax_rule and a._ctx == a.data.ndim - 1:  # a softmax over the output neurons
         z = a._a.data
         shifted = z - z.max(axis=-1, keepdims=True)
         log_a = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        return _node(-float(np.sum(y * log_a)) / m, _output_delta_rule, a._a, ctx=(a, y))
+        return _node(-float(np.sum(y * log_a)) / m, _output_delta_rule, a._a, target, ctx=(a, y))
     p = np.asarray(a.data)
     value = -np.sum(y * np.log(np.maximum(p, np.finfo(p.dtype).tiny))) / m
-    return _node(float(value), _log_likelihood_rule, a, ctx=y)
+    return _node(float(value), _log_likelihood_rule, a, target, ctx=y)
 
 
 def _log_likelihood_slope(out: Value) -> np.ndarray:
@@ -476,19 +526,28 @@ def _log_likelihood_slope(out: Value) -> np.ndarray:
     return -out._ctx / np.maximum(a, np.finfo(a.dtype).tiny)
 
 
+def _log_likelihood_target_slope(out: Value) -> np.ndarray:
+    """∂C_x/∂y = −ln a, with a floored as in the cost."""
+    a = out._a.data
+    return -np.log(np.maximum(a, np.finfo(a.dtype).tiny))
+
+
 def _log_likelihood_rule(out: Value, g: Any) -> None:
-    _accumulate(out._a, _log_likelihood_slope(out) * (g / _batch_size(out._a)))
+    if out._a.requires_grad: _accumulate(out._a, _log_likelihood_slope(out) * (g / _batch_size(out._a)))
+    _target_grad(out, lambda: _log_likelihood_target_slope(out), g)
 
 
 @_graph(_log_likelihood_rule)
 def _log_likelihood_graph(out: Value, g: Value) -> None:  # without the floor: exact where a > 0
     a = out._a
-    _accumulate(a, -out._ctx / a * (g / _batch_size(a)))
+    if a.requires_grad: _accumulate(a, -(out._ctx if out._b is None else out._b) / a * (g / _batch_size(a)))
+    _target_grad(out, lambda: -a.log(), g)
 
 
 @_tangent(_log_likelihood_rule)
-def _log_likelihood_tangent(out: Value, ta: Any) -> float:
-    return float(np.vdot(_log_likelihood_slope(out), ta)) / _batch_size(out._a)
+def _log_likelihood_tangent(out: Value, ta: Any, ty: Any = None) -> float:
+    return (_target_tangent(out, lambda: _log_likelihood_slope(out), ta)
+            + _target_tangent(out, lambda: _log_likelihood_target_slope(out), ty))
 
 
 _quadratic_rule.symbol = "quadratic cost"

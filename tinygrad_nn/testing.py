@@ -333,7 +333,8 @@ def check_op_hessian_vector(fn: Callable[..., Value], *inputs: float | np.ndarra
 
     With r = `cotangent(out.shape, seed)` and a seeded random direction vⱼ per input, the gradients
     gⱼ = ∂⟨r, fn⟩/∂xⱼ written by ``backward(grad=r, create_graph=True)`` (each must be a Value) are
-    differentiated once more: ∂(Σⱼ ⟨gⱼ, vⱼ⟩)/∂xᵢ = (H v)ᵢ. The reference is (g(x + εv) − g(x − εv)) / 2ε
+    differentiated once more: ∂(Σⱼ ⟨gⱼ, vⱼ⟩)/∂xᵢ = (H v)ᵢ; the gⱼ themselves must equal the plain gradients
+    (within the same tolerance). The reference is (g(x + εv) − g(x − εv)) / 2ε
     with g from plain first-order backward passes on fresh leaves. An element passes when
     |autodiff − numeric| ≤ atol + rtol·|numeric| (finite-difference error ≈ 1e-10 for ε = 1e-5 on inputs
     and second derivatives of order 1). Inputs as for `check_op_gradient`. Returns (output, leaves) with
@@ -354,6 +355,11 @@ def check_op_hessian_vector(fn: Callable[..., Value], *inputs: float | np.ndarra
     if plain:
         raise AssertionError(f"check_op_hessian_vector: input {plain[0]}: backward(create_graph=True) must write a "
                              f"Value gradient, got {type(first[plain[0]]).__name__}")
+    for i, (x, g, reference) in enumerate(zip(inputs, first, shifted(0.0))):  # create_graph's first order too:
+        problem = _mismatch(f"{_label('check_op_hessian_vector', i, x)}, gradient by create_graph", g.data,
+                            reference, "the plain gradient", rtol, atol)  # (H·v cannot see a wrong linear op)
+        if problem:
+            raise AssertionError(problem)
     for leaf in leaves:
         leaf.grad = None
     terms = [(g * v).sum() for g, v in zip(first, directions) if g.requires_grad]
