@@ -71,6 +71,9 @@ class Catalog(list):
             return _exercise(key)
         return super().__getitem__(key)
 
+    def __repr__(self) -> str:
+        return "\n".join(f"{e.name:<20} ch. {e.chapter}  {e.title}" for e in self)
+
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td><code>{html.escape(e.name)}</code></td><td>{e.chapter}</td>"
                        f"<td>{html.escape(e.title)}</td></tr>" for e in self)
