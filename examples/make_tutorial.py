@@ -120,8 +120,9 @@ actual = float(backprop.sigmoid((w.data + dw) @ x + b.data + db)) - out.data
 print(f"Δoutput predicted by eq. 5: {predicted:+.6f}   actual: {actual:+.6f}")
 """), md("""
 The perceptron is the limit of the sigmoid neuron: multiply all weights and biases by $c > 0$ and, as
-$c \\to \\infty$, the sigmoid neuron's output becomes the perceptron's (the book's first exercise) —
-except where $w \\cdot x + b = 0$. Here is the NAND neuron with its weights scaled:
+$c \\to \\infty$, the sigmoid neuron's output becomes the perceptron's — except where $w \\cdot x + b = 0$
+(the book's first exercise, *Sigmoid neurons simulating perceptrons*; section 9 has it to solve). Here is
+the NAND neuron with its weights scaled:
 """), code("""
 inputs = [(0, 0), (0, 1), (1, 0), (1, 1)]
 for c in (1, 3, 10, 100):
@@ -234,7 +235,8 @@ BACKPROP_BY_HAND = [md("""
 
 Write $z^l = w^l a^{l-1} + b^l$ for the weighted input of layer $l$, $a^l = \\sigma(z^l)$ for its
 activation (the book numbers the input layer 1, so our layers are 2 and $L = 3$), and
-$\\delta^l = \\partial C / \\partial z^l$ for its *error*. Chapter 2 proves
+$\\delta^l = \\partial C / \\partial z^l$ for its *error*. Chapter 2 proves (the proof follows
+below)
 
 | | equation | in numpy, one example |
 |---|---|---|
