@@ -623,7 +623,7 @@ def bp2(w_next, delta_next, z):
 exercises.check("bp2", bp2)
 """), code("""
 def bp2(w_next, delta_next, z):
-    return (w_next.T @ delta_next) * sp(z)          # BP2: ((wˡ⁺¹)ᵀ δˡ⁺¹) ⊙ σ′(zˡ)
+    return (w_next.T @ delta_next) * sp(z)          # BP2: ((wˡ⁺¹)ᵀ δˡ⁺¹) ⊙ σ′(zˡ); sp is σ′ (section 4)
 
 exercises.check("bp2", bp2)
 """), md("""
