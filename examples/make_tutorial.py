@@ -44,16 +44,17 @@ number below was computed by running it (`python examples/make_tutorial.py` rebu
 suite runs it top to bottom, so it cannot go stale.
 
 The data are the 1,797 8×8 digits embedded in the package (no download), so everything runs in seconds.
+To run it yourself: `pip install ".[tutorial]"` (numpy, the `graphviz` package and Jupyter; the pictures also
+need Graphviz's `dot` program), then `jupyter notebook docs/tutorial.ipynb`.
 """), code("""
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 import tinygrad_nn
-from tinygrad_nn import Value, backprop, compare_gradients, data, nn, optim, perceptron
+import viz
+from tinygrad_nn import Value, backprop, compare_gradients, data, exercises, nn, optim, perceptron
 
-threadpool_limits(1)  # these matrices are small: one BLAS thread is fastest (the command line does the same)
 print("tinygrad_nn", tinygrad_nn.__version__, "· numpy", np.__version__)
 """)]
 
@@ -69,9 +70,17 @@ for x1 in (0, 1):
         z = -2 * x1 + -2 * x2 + 3
         print(f"x = ({x1}, {x2})   z = w·x + b = {z:2d}   output = {perceptron.nand(x1, x2)}")
 """), md("""
-NAND is universal: any logical function can be built from it. Figure 1.5 of the book adds two bits with
-NAND perceptrons only; `add_bits` wires up that circuit (with a carry input, so it chains), and
-`add_numbers` ripples it along the bits of two integers — a network of perceptrons doing arithmetic.
+NAND is universal: any logical function can be built from it. The book's example is a circuit of five NAND
+gates that adds two bits — four make the sum bit $x_1 \\oplus x_2$, the fifth the carry bit $x_1 x_2$ (a
+*half adder*); `half_add` is that circuit, made of NAND perceptrons:
+"""), code("""
+for x1 in (0, 1):
+    for x2 in (0, 1):
+        print(f"{x1} + {x2}: sum bit, carry bit =", perceptron.half_add(x1, x2))
+"""), md("""
+To add numbers, each bit position must also take the carry of the position below: `add_bits` is such a
+*full adder*, nine NAND perceptrons, and `add_numbers` ripples it along the bits of two integers — a
+network of perceptrons doing arithmetic:
 """), code("""
 print(" x1 x2 carry-in │ sum carry")
 for x1 in (0, 1):
@@ -80,7 +89,7 @@ for x1 in (0, 1):
             s, carry = perceptron.add_bits(x1, x2, c)
             assert 2 * carry + s == x1 + x2 + c
             print(f" {x1:2d} {x2:2d} {c:8d} │ {s:3d} {carry:5d}")
-print("23 + 19 =", perceptron.add_numbers(23, 19), "(8 ripple-carry adders, 5 NANDs each)")
+print("23 + 19 =", perceptron.add_numbers(23, 19), "(8 full adders of 9 NANDs each: 72 perceptrons)")
 """), md("""
 The catch: a perceptron's output jumps from 0 to 1, so a small change in a weight can flip it and change
 the rest of the network completely. There is no small, steady improvement to learn from — and the step
@@ -111,8 +120,9 @@ actual = float(backprop.sigmoid((w.data + dw) @ x + b.data + db)) - out.data
 print(f"Δoutput predicted by eq. 5: {predicted:+.6f}   actual: {actual:+.6f}")
 """), md("""
 The perceptron is the limit of the sigmoid neuron: multiply all weights and biases by $c > 0$ and, as
-$c \\to \\infty$, the sigmoid neuron's output becomes the perceptron's (the book's first exercise) —
-except where $w \\cdot x + b = 0$. Here is the NAND neuron with its weights scaled:
+$c \\to \\infty$, the sigmoid neuron's output becomes the perceptron's — except where $w \\cdot x + b = 0$
+(the book's first exercise, *Sigmoid neurons simulating perceptrons*; section 9 has it to solve). Here is
+the NAND neuron with its weights scaled:
 """), code("""
 inputs = [(0, 0), (0, 1), (1, 0), (1, 1)]
 for c in (1, 3, 10, 100):
@@ -186,12 +196,47 @@ for eta, model in sorted(trained.items()):
     print(f"η = {eta:6}: test accuracy after 30 epochs {model.accuracy(splits.test.x, splits.test.y):6.1%}")
 """)]
 
+NOTATION = [md("""
+## 4. Backpropagation, derived
+
+Chapter 2 derives backpropagation in a few steps; here they are in the book's order, each checked by
+computation. First the notation: $w^l_{jk}$ is the weight *from* the $k$-th neuron of layer $l-1$ *to*
+the $j$-th neuron of layer $l$. The order $j, k$ looks backwards and is chosen so that a layer is one
+matrix product: row $j$ of the matrix $w^l$ holds the weights into neuron $j$, so
+$z^l = w^l a^{l-1} + b^l$ and $a^l = \\sigma(z^l)$ (eq. 25). The book numbers the input layer 1 and the
+neurons from 1; `net.weights[l - 2]` is $w^l$, of shape $(n_l, n_{l-1})$, and numpy counts from 0, so
+$w^3_{24}$ is `weights[1][1, 3]`:
+"""), code("""
+small = nn.MLP([3, 4, 2], seed=1)
+print(f"w³₂₄ = small.weights[1][2 - 1, 4 - 1] = {small.weights[1][1, 3]:.3g}   (w³ has shape {small.weights[1].shape})")
+viz.draw_network(small, highlight=(3, 2, 4))   # from neuron 4 of layer 2 to neuron 2 of layer 3
+"""), md("""
+**Two assumptions about the cost.** Backpropagation computes $\\partial C_x/\\partial w$ and
+$\\partial C_x/\\partial b$ for a single training example $x$. That gives the gradient of the cost if
+(1) the cost is an average over the examples, $C = \\frac{1}{n}\\sum_x C_x$, and (2) each $C_x$ is a
+function of the network's outputs $a^L$ alone (the desired output $y$ is fixed, not a variable). The
+quadratic cost satisfies both — on five test images:
+"""), code("""
+xs, labels = splits.test.x[:5], splits.test.y[:5]
+each = [nn.quadratic_cost(net(xs[i:i + 1]), labels[i:i + 1]).data for i in range(5)]
+print(f"C of the five together: {nn.quadratic_cost(net(xs), labels).data:.6f}   mean of the five C_x: {np.mean(each):.6f}")
+a_L = net(xs).data                                       # (1) above; (2): C from the outputs aᴸ and y alone
+print(f"C from aᴸ and y alone:  {np.mean(0.5 * np.sum((np.eye(10)[labels] - a_L) ** 2, axis=1)):.6f}")
+"""), md("""
+**The Hadamard product.** $s \\odot t$ multiplies two vectors of the same size element by element,
+$(s \\odot t)_j = s_j t_j$ — numpy's `*` on arrays (not the dot product `@`):
+"""), code("""
+s, t = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+print("s ⊙ t =", s * t, "   the dot product s·t =", s @ t)
+""")]
+
 BACKPROP_BY_HAND = [md("""
-## 4. Backpropagation: the four equations, by hand
+### The four fundamental equations
 
 Write $z^l = w^l a^{l-1} + b^l$ for the weighted input of layer $l$, $a^l = \\sigma(z^l)$ for its
 activation (the book numbers the input layer 1, so our layers are 2 and $L = 3$), and
-$\\delta^l = \\partial C / \\partial z^l$ for its *error*. Chapter 2 proves
+$\\delta^l = \\partial C / \\partial z^l$ for its *error*. Chapter 2 proves (the proof follows
+below)
 
 | | equation | in numpy, one example |
 |---|---|---|
@@ -240,6 +285,118 @@ report = compare_gradients(net, splits.test.x[:10], splits.test.y[:10])
 print(report)
 """)]
 
+PROOF = [md("""
+### Proof of BP1 and BP2, by the chain rule
+
+The proofs need only the chain rule. To check every step with numbers, take a network small enough to
+write out, `[2, 3, 2]`, built as a `ScalarMLP` — one `Value` per weight, so after `backward()` the engine
+holds $\\partial C/\\partial v$ for every single $z^l_j$, $a^l_j$, $w^l_{jk}$ and $b^l_j$ — and one example:
+"""), code("""
+scalar_net = nn.ScalarMLP([2, 3, 2], seed=4)
+x, y = [0.8, 0.3], [1.0, 0.0]                       # one example and its desired output
+z, a = {}, {1: x}                                   # z[l][j - 1] is zˡⱼ, a[l][j - 1] is aˡⱼ (the book counts from 1)
+for l, layer in enumerate(scalar_net.layers, start=2):                      # feedforward, neuron by neuron
+    z[l] = [neuron.weighted_input(a[l - 1]) for neuron in layer.neurons]    # zˡⱼ = Σₖ wˡⱼₖ aˡ⁻¹ₖ + bˡⱼ
+    a[l] = [zj.sigmoid() for zj in z[l]]                                    # aˡⱼ = σ(zˡⱼ)
+C = 0.5 * sum((aj - yj) ** 2 for aj, yj in zip(a[3], y))                    # C = ½‖y − a³‖²
+C.backward()                                        # the engine: ∂C/∂v in v.grad, for every v above
+print(f"a³ = ({a[3][0].data:.4f}, {a[3][1].data:.4f}), y = {y}, C = {C.data:.6f}")
+
+sup, sub = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"), str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+gaps = []
+def same(by_hand, engine):                          # ✓ when the chain rule's number is the engine's gradient
+    gaps.append(abs(by_hand - engine))
+    return "✓" if gaps[-1] < 1e-12 else "✗"
+"""), md("""
+**BP1.** By definition $\\delta^L_j = \\partial C/\\partial z^L_j$. The cost depends on $z^L_j$ through the
+output activations, so $\\delta^L_j = \\sum_k \\frac{\\partial C}{\\partial a^L_k}\\frac{\\partial a^L_k}{\\partial z^L_j}$;
+but $a^L_k = \\sigma(z^L_k)$ depends on $z^L_j$ only when $k = j$, which leaves
+$\\delta^L_j = \\frac{\\partial C}{\\partial a^L_j}\\,\\sigma'(z^L_j)$ — BP1. For the quadratic cost
+$\\partial C/\\partial a^L_j = a^L_j - y_j$. Each factor, beside the engine's gradient of the same quantity:
+"""), code("""
+delta = {3: [], 2: []}
+for j, (zj, aj, yj) in enumerate(zip(z[3], a[3], y), start=1):
+    dC_da = aj.data - yj                                       # ∂C/∂a³ⱼ
+    d = dC_da * sp(zj.data)                                    # BP1
+    delta[3].append(d)
+    J = str(j).translate(sub)
+    print(f"∂C/∂a³{J} = a³{J} − y{J} = {aj.data:.4f} − {yj:.0f} = {dC_da:+.6f} {same(dC_da, aj.grad)}   "
+          f"σ′(z³{J}) = σ′({zj.data:+.4f}) = {sp(zj.data):.6f}   δ³{J} = {d:+.6f} {same(d, zj.grad)}")
+"""), md("""
+**BP2.** $z^l_j$ reaches the cost only through the next layer's weighted inputs, so
+$\\delta^l_j = \\sum_k \\frac{\\partial C}{\\partial z^{l+1}_k}\\frac{\\partial z^{l+1}_k}{\\partial z^l_j}
+= \\sum_k \\delta^{l+1}_k \\frac{\\partial z^{l+1}_k}{\\partial z^l_j}$. Since
+$z^{l+1}_k = \\sum_j w^{l+1}_{kj}\\sigma(z^l_j) + b^{l+1}_k$, differentiating gives
+$\\frac{\\partial z^{l+1}_k}{\\partial z^l_j} = w^{l+1}_{kj}\\,\\sigma'(z^l_j)$, so
+$\\delta^l_j = \\sum_k w^{l+1}_{kj}\\,\\delta^{l+1}_k\\,\\sigma'(z^l_j)$ — BP2, whose vector form is
+$((w^{l+1})^T \\delta^{l+1}) \\odot \\sigma'(z^l)$. For the three hidden neurons:
+"""), code("""
+w3 = [[w.data for w in neuron.weights] for neuron in scalar_net.layers[1].neurons]   # w3[k - 1][j - 1] is w³ₖⱼ
+for j, zj in enumerate(z[2], start=1):
+    terms = [w3[k][j - 1] * delta[3][k] for k in range(2)]     # w³ₖⱼ δ³ₖ for k = 1, 2
+    d = sum(terms) * sp(zj.data)                               # BP2
+    delta[2].append(d)
+    J = str(j).translate(sub)
+    print(f"δ²{J} = (w³₁{J} δ³₁ + w³₂{J} δ³₂) σ′(z²{J}) = ({terms[0]:+.6f} {terms[1]:+.6f}) × {sp(zj.data):.6f} "
+          f"= {d:+.6f} {same(d, zj.grad)}")
+"""), md("""
+**BP3 and BP4.** $z^l_j = \\sum_k w^l_{jk} a^{l-1}_k + b^l_j$, so $\\partial z^l_j/\\partial b^l_j = 1$ and
+$\\partial z^l_j/\\partial w^l_{jk} = a^{l-1}_k$; one more application of the chain rule,
+$\\frac{\\partial C}{\\partial b^l_j} = \\delta^l_j \\frac{\\partial z^l_j}{\\partial b^l_j}$, gives BP3,
+$\\partial C/\\partial b^l_j = \\delta^l_j$, and likewise BP4, $\\partial C/\\partial w^l_{jk} = a^{l-1}_k\\,\\delta^l_j$
+(proving these two is the book's problem). Every bias and weight of the network:
+"""), code("""
+for l, layer in enumerate(scalar_net.layers, start=2):
+    a_prev = [getattr(v, "data", v) for v in a[l - 1]]         # aˡ⁻¹ (the inputs x when l = 2)
+    for j, neuron in enumerate(layer.neurons, start=1):
+        d = delta[l][j - 1]
+        bp4 = [(a_prev[k] * d, w.grad) for k, w in enumerate(neuron.weights)]
+        L, P, J = str(l).translate(sup), str(l - 1).translate(sup), str(j).translate(sub)
+        print(f"∂C/∂b{L}{J} = δ{L}{J} = {d:+.6f} {same(d, neuron.bias.grad)}   ∂C/∂w{L}{J}ₖ = a{P}ₖ δ{L}{J} = "
+              + "  ".join(f"{h:+.6f} {same(h, e)}" for h, e in bp4))
+print(f"{len(gaps)} derivatives by the chain rule, each the engine's gradient: largest gap {max(gaps):.1e}")
+assert max(gaps) < 1e-12
+""")]
+
+ALGORITHM = [md("""
+### The backpropagation algorithm
+
+The equations give the book's algorithm for one example $x$:
+
+1. **Input** $x$: set the activation $a^1$ of the input layer.
+2. **Feedforward**: for $l = 2, \\dots, L$ compute $z^l = w^l a^{l-1} + b^l$ and $a^l = \\sigma(z^l)$.
+3. **Output error** $\\delta^L = \\nabla_a C \\odot \\sigma'(z^L)$ (BP1).
+4. **Backpropagate the error**: for $l = L-1, \\dots, 2$, $\\delta^l = ((w^{l+1})^T\\delta^{l+1}) \\odot \\sigma'(z^l)$ (BP2).
+5. **Output** the gradient: $\\partial C/\\partial w^l_{jk} = a^{l-1}_k\\delta^l_j$ and $\\partial C/\\partial b^l_j = \\delta^l_j$ (BP3, BP4).
+
+For a mini-batch of $m$ examples, steps 1–5 run for each $x$, and then gradient descent steps
+$w^l \\to w^l - \\frac{\\eta}{m}\\sum_x \\delta^{x,l}(a^{x,l-1})^T$ and
+$b^l \\to b^l - \\frac{\\eta}{m}\\sum_x \\delta^{x,l}$. The book's network.py loops over the examples; its
+problem "fully matrix-based approach" puts the $m$ examples side by side in one matrix, so each step is
+one matrix product for the whole mini-batch. `tinygrad_nn.backprop.backprop` is that form (one row per
+example); both give the same gradient:
+"""), code("""
+xb, yb = splits.training.x[:10], splits.training.y[:10]
+
+def example_by_example():                       # steps 1–5 for each x, then the mean over the mini-batch
+    each = [backprop.backprop(net.weights, net.biases, xi, yi) for xi, yi in zip(xb, yb)]
+    return [np.mean([g.nabla_w[l] for g in each], axis=0) for l in range(2)]
+
+def matrix_form():                              # all ten examples at once
+    return backprop.backprop(net.weights, net.biases, xb, yb).nabla_w
+
+gap = max(np.abs(p - q).max() for p, q in zip(example_by_example(), matrix_form()))
+times = {}
+for fn in (example_by_example, matrix_form):
+    runs = []
+    for _ in range(30):
+        t = time.perf_counter(); fn(); runs.append(time.perf_counter() - t)
+    times[fn.__name__] = min(runs)
+print(f"∂C/∂w of a mini-batch of 10: the two forms differ by at most {gap:.1e}")
+print(f"example by example {times['example_by_example'] * 1e6:.0f} µs, matrix form "
+      f"{times['matrix_form'] * 1e6:.0f} µs: {times['example_by_example'] / times['matrix_form']:.1f}× faster")
+""")]
+
 # The lead adds the cells of viz.draw_backprop (BP1–BP4 drawn per layer) and of viz.animate_backward
 # (the backward-pass player) here after merging those branches; they run right after the cells above,
 # with `net`, `splits`, `zs` and `viz` defined.
@@ -270,16 +427,13 @@ PICTURES = [md("""
 and gradient, one oval per operation. With one node per weight (`nn.ScalarMLP`) a tiny network shows
 every $\\partial C / \\partial w$ (the legend says which box is a weight, an input or the cost):
 """), code("""
-import viz
-
 tiny = nn.ScalarMLP([2, 2, 1], seed=3)
-sup, sub = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"), str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-for l, layer in enumerate(tiny.layers, start=2):       # the book's names: wˡⱼₖ and bˡⱼ
-    for j, neuron in enumerate(layer.neurons):
+for l, layer in enumerate(tiny.layers, start=2):       # the book's names, neurons from 1: wˡⱼₖ and bˡⱼ
+    for j, neuron in enumerate(layer.neurons, start=1):
         neuron.bias.name = f"b{str(l).translate(sup)}{str(j).translate(sub)}"
-        for k, w in enumerate(neuron.weights):
+        for k, w in enumerate(neuron.weights, start=1):
             w.name = f"w{str(l).translate(sup)}{str(j).translate(sub)}{str(k).translate(sub)}"
-inputs = [Value(0.8, requires_grad=False, name="x0"), Value(0.3, requires_grad=False, name="x1")]
+inputs = [Value(0.8, requires_grad=False, name="x1"), Value(0.3, requires_grad=False, name="x2")]
 (a,) = tiny(inputs)
 a.name = "a"
 C = 0.5 * (a - 1.0) ** 2                              # the quadratic cost, target y = 1
@@ -398,6 +552,84 @@ Finite differences need one forward pass per parameter, so their time grows as t
 times the cost of a forward pass, while backpropagation stays at about two passes: the bigger the network,
 the bigger the gap — and real networks have millions of weights. (The small relative gap between the two
 gradients is the finite differences' own error, of order ε.)
+""")]
+
+PATHS = [md("""
+## 8. Backpropagation: the big picture — a sum over paths
+
+Where does backpropagation come from? Change one weight $w^l_{jk}$ a little. That changes $a^l_j$, which
+changes every neuron of the next layer, and so on up to the cost. Along one path through the network the
+change is multiplied by one *rate* per step, and the total change is the sum over every path (eq. 46–47):
+
+$$\\frac{\\partial C}{\\partial w^l_{jk}} = \\sum_{mnp\\ldots q} \\frac{\\partial C}{\\partial a^L_m}
+\\frac{\\partial a^L_m}{\\partial a^{L-1}_n}\\frac{\\partial a^{L-1}_n}{\\partial a^{L-2}_p} \\cdots
+\\frac{\\partial a^{l+1}_q}{\\partial a^l_j}\\frac{\\partial a^l_j}{\\partial w^l_{jk}} ,$$
+
+with the rates $\\partial a^l_j/\\partial w^l_{jk} = \\sigma'(z^l_j)\\,a^{l-1}_k$ and
+$\\partial a^{l+1}_q/\\partial a^l_j = \\sigma'(z^{l+1}_q)\\,w^{l+1}_{qj}$. For a network `[2, 3, 3, 2]` and the
+weight $w^2_{12}$ there are 3 × 2 = 6 paths, one per neuron $q$ of layer 3 and $m$ of layer 4. Enumerate
+them, multiply the rates along each, add up — and compare with the engine's gradient:
+"""), code("""
+paths_net = nn.MLP([2, 3, 3, 2], seed=5)
+x, y = np.array([0.8, 0.3]), np.array([1.0, 0.0])
+zs_, acts_ = backprop.feedforward(paths_net.weights, paths_net.biases, x)
+Z = {l: zs_[l - 2][0] for l in (2, 3, 4)}           # Z[l][j - 1] is zˡⱼ
+A = {l: acts_[l - 1][0] for l in (1, 2, 3, 4)}      # A[l][j - 1] is aˡⱼ; A[1] is x
+W = {l: paths_net.weights[l - 2] for l in (2, 3, 4)}
+j, k = 1, 2                                         # the weight w²₁₂
+total = 0.0
+for q in (1, 2, 3):                                 # neuron q of layer 3
+    for m in (1, 2):                                # neuron m of layer 4, the output
+        rates = [sp(Z[2][j - 1]) * A[1][k - 1],                 # ∂a²₁/∂w²₁₂
+                 sp(Z[3][q - 1]) * W[3][q - 1, j - 1],          # ∂a³_q/∂a²₁
+                 sp(Z[4][m - 1]) * W[4][m - 1, q - 1],          # ∂a⁴ₘ/∂a³_q
+                 A[4][m - 1] - y[m - 1]]                        # ∂C/∂a⁴ₘ (quadratic cost)
+        total += np.prod(rates)
+        print(f"w²₁₂ → a²₁ → a³{str(q).translate(sub)} → a⁴{str(m).translate(sub)} → C:  "
+              + " × ".join(f"{r:+.4f}" for r in rates) + f" = {np.prod(rates):+.4e}")
+
+paths_net.zero_grad()
+nn.quadratic_cost(paths_net(x[None, :]), y[None, :]).backward()
+engine = paths_net.layers[0].weight.grad[j - 1, k - 1]
+print(f"sum over the 6 paths:    {total:+.15e}")
+print(f"the engine's ∂C/∂w²₁₂:   {engine:+.15e}   (paths minus engine: {total - engine:.1e})")
+"""), md("""
+The number of paths is the product of the widths of the later layers — astronomically many in a real
+network — yet backpropagation never lists them. BP2 adds up, layer by layer from the output, the sums over
+all the path *ends*: $\\delta^{l+1}$ already holds every path from layer $l+1$ to the cost, so one matrix
+product per layer covers them all. That is why the book calls backpropagation a way of keeping track of
+small perturbations as they propagate through the network.
+""")]
+
+EXERCISES = [md("""
+## 9. Exercises, checked
+
+Chapters 1–2 set exercises and problems along the way. `tinygrad_nn.exercises` has the ones a computation
+can check: `catalog()` lists them, each exercise's `statement` says what to write (the signature, the
+shapes, the book's section), and `check(name, solution)` runs your function on five random networks and
+examples and compares every number with both the engine's autodiff and the closed form — so a solution
+that works on one network only does not pass. `answer(name)` shows the answer key (try first).
+"""), code("""
+exercises.catalog()
+"""), code("""
+print(exercises.catalog()["bp2"].statement)
+"""), md("""
+A first attempt at BP2 that forgets the factor $\\sigma'(z^l)$. The check says which number is wrong, in
+which case, and by how much:
+"""), code("""
+def bp2(w_next, delta_next, z):
+    return w_next.T @ delta_next                    # (wˡ⁺¹)ᵀ δˡ⁺¹ … and then?
+
+exercises.check("bp2", bp2)
+"""), code("""
+def bp2(w_next, delta_next, z):
+    return (w_next.T @ delta_next) * sp(z)          # BP2: ((wˡ⁺¹)ᵀ δˡ⁺¹) ⊙ σ′(zˡ); sp is σ′ (section 4)
+
+exercises.check("bp2", bp2)
+"""), md("""
+Now the others: start with `bp1`, `bp4` and `backprop`, then the problems — `backprop_matrix` (the whole
+mini-batch without a loop), `modified_neuron`, `linear_neurons` and `sum_over_paths`. A solution that
+raises is reported, with the line, not thrown at you.
 
 ## Where next
 
@@ -410,7 +642,11 @@ gradients is the finite differences' own error, of order ε.)
 
 def cells() -> list[nbformat.NotebookNode]:
     """Every cell of the notebook, in order."""
-    return [*INTRO, *PERCEPTRONS, *SIGMOID, *NETWORK, *BACKPROP_BY_HAND, *PICTURES, *SATURATION, *SPEED]
+    return [*INTRO, *PERCEPTRONS, *SIGMOID, *NETWORK,
+            *NOTATION, *BACKPROP_BY_HAND, *PROOF, *ALGORITHM,
+            # TRACE CELLS: the lead splices the traced program's cells here (t20's examples/tutorial_trace_cells.py,
+            # on another branch): they follow the algorithm and its code, before the pictures.
+            *PICTURES, *SATURATION, *SPEED, *PATHS, *EXERCISES]
 
 
 def build() -> nbformat.NotebookNode:
@@ -432,7 +668,10 @@ def execute(nb: nbformat.NotebookNode, cwd: str | os.PathLike | None = None) -> 
     with tempfile.TemporaryDirectory() as tmp:
         client = NotebookClient(nb, timeout=TIMEOUT_S, kernel_name="python3", record_timing=False,
                                 resources={"metadata": {"path": str(cwd or tmp)}})
-        client.execute(env={**os.environ, "PYTHONPATH": path})  # passed on to the kernel's process
+        # one BLAS thread (unless chosen): these matrices are small, and on a busy machine spinning BLAS
+        # threads make them many times slower (the command line does the same with threadpoolctl)
+        threads = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        client.execute(env={**threads, **os.environ, "PYTHONPATH": path})  # passed on to the kernel's process
     for cell in nb.cells:  # one stream output per cell and stream, as a reader expects to see it
         if cell.cell_type == "code":
             cell.outputs = _merge_streams(cell.outputs)

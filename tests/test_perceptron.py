@@ -70,3 +70,23 @@ def test_add_numbers_range_errors(a, b, bits):
 
 def test_add_numbers_largest_values_carry_out():
     assert add_numbers(255, 255) == 510 and add_numbers(15, 15, bits=4) == 30 and add_numbers(1, 1, bits=1) == 2
+
+
+def _nands(monkeypatch, fn, *args) -> int:
+    """How many NAND perceptrons `fn(*args)` evaluates."""
+    from tinygrad_nn import perceptron
+    calls = []
+    real = perceptron.nand
+    monkeypatch.setattr(perceptron, "nand", lambda a, b: calls.append(1) or real(a, b))
+    fn(*args)
+    monkeypatch.setattr(perceptron, "nand", real)
+    return len(calls)
+
+
+@pytest.mark.parametrize("x1,x2", list(itertools.product((0, 1), repeat=2)))
+def test_the_book_s_half_adder_is_five_nands_the_full_adder_nine(monkeypatch, x1, x2):
+    from tinygrad_nn.perceptron import half_add
+    assert half_add(x1, x2) == ((x1 + x2) % 2, x1 * x2)
+    assert _nands(monkeypatch, half_add, x1, x2) == 5   # the book's figure
+    assert _nands(monkeypatch, add_bits, x1, x2, 1) == 9
+    assert _nands(monkeypatch, add_numbers, 23, 19) == 8 * 9

@@ -68,3 +68,53 @@ def test_its_pictures_are_rendered(executed) -> None:
             for o in c.outputs if "image/svg+xml" in o.get("data", {})]
     assert len(svgs) >= 3
     assert all("<svg" in s for s in svgs)
+
+
+def _rich(executed) -> str:
+    """Every text/plain and text/html of the code cells' results (what `check` and pictures display)."""
+    return "\n".join(o.get("data", {}).get(kind, "") for c in executed.cells if c.cell_type == "code"
+                     for o in c.outputs for kind in ("text/plain", "text/html"))
+
+
+def test_it_derives_bp1_to_bp4_by_the_chain_rule_checked_by_the_engine(executed) -> None:
+    text = "\n".join(_text(c) for c in executed.cells if c.cell_type == "code")
+    found = re.search(r"^(\d+) derivatives by the chain rule, each the engine's gradient: largest gap (\S+)$", text,
+                      re.MULTILINE)
+    assert found, text
+    assert int(found.group(1)) == 2 + 2 + 3 + (3 + 2) + (3 * 2 + 2 * 3)  # ∂C/∂a³, δ³, δ², ∂C/∂b, ∂C/∂w of [2, 3, 2]
+    assert float(found.group(2)) < 1e-12
+    assert "✗" not in text
+    markdown = "\n".join(c.source for c in executed.cells if c.cell_type == "markdown")
+    for step in ("Two assumptions about the cost", "Hadamard product", "Proof of BP1 and BP2",
+                 "The backpropagation algorithm", "fully matrix-based approach"):
+        assert step in markdown, step
+    assert re.search(r"the two forms differ by at most (\S+)", text) and \
+        float(re.search(r"the two forms differ by at most (\S+)", text).group(1)) < 1e-15
+
+
+def test_the_weight_picture_highlights_w3_24(executed) -> None:
+    svgs = [o.data["image/svg+xml"] for c in executed.cells if c.cell_type == "code"
+            for o in c.outputs if "image/svg+xml" in o.get("data", {})]
+    assert any("w³₂₄ = " in s and "from neuron k of layer l − 1" in s for s in svgs)
+
+
+def test_the_sum_over_paths_is_the_engine_s_gradient(executed) -> None:
+    text = "\n".join(_text(c) for c in executed.cells if c.cell_type == "code")
+    paths = re.findall(r"^w²₁₂ → a²₁ → a³. → a⁴. → C: .* = (\S+)$", text, re.MULTILINE)
+    assert len(paths) == 6
+    total = float(re.search(r"sum over the 6 paths: +(\S+)", text).group(1))
+    engine = float(re.search(r"the engine's ∂C/∂w²₁₂: +(\S+)", text).group(1))
+    terms = [float(p) for p in paths]
+    assert abs(sum(terms) - total) <= 6 * 0.5e-4 * max(map(abs, terms))  # the printed terms (5 digits) add up
+    assert abs(total - engine) <= 1e-15 * abs(engine) + 1e-18
+
+
+def test_it_ends_with_exercises_one_wrong_one_right(executed) -> None:
+    rich = _rich(executed)
+    wrong, right = rich.find("✗ wrong — bp2: δ"), rich.find("✓ right — bp2: right on all 5")
+    assert 0 <= wrong < right, rich[-3000:]
+    assert "sum_over_paths" in rich and "backprop_matrix" in rich  # the catalog is shown
+
+
+def test_the_notebook_needs_no_threadpoolctl() -> None:
+    assert "threadpoolctl" not in "".join(c.source for c in _make_tutorial().build().cells)

@@ -14,11 +14,13 @@
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop (recording each layer's learning speed, ch. 5), model and history files; `plot.plot_history`:
   training curves (needs matplotlib, the `plot` extra); `perceptron`: chapter 1's NAND perceptron and adder.
+- `exercises`: the book's chapter 1–2 exercises that a computation can check — `catalog()`, `check(name,
+  solution)` against autodiff and the closed form on random networks, `answer(name)`.
 - `tinygrad_nn.testing` (import it by name; it needs hypothesis): strategies and gradient checkers for
   testing your own ops against finite differences and networks against BP1–BP4.
 - `__version__`: the version in pyproject.toml (from the installed metadata, or the source tree's file).
 """
-from . import backprop, data, functional, nn, optim, perceptron, plot, train
+from . import backprop, data, exercises, functional, nn, optim, perceptron, plot, train
 from ._version import __version__
 from .compare import book_deltas, compare_gradients
 from .engine import Value, detect_anomaly, enable_grad, linear, no_grad
@@ -35,6 +37,7 @@ __all__ = [
            "data",
            "detect_anomaly",
            "enable_grad",
+           "exercises",
            "functional",
            "gradcheck",
            "gradgradcheck",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from .engine import Value
 
-__all__ = ["NAND", "Perceptron", "add_bits", "add_numbers", "nand"]
+__all__ = ["NAND", "Perceptron", "add_bits", "add_numbers", "half_add", "nand"]
 
 
 class Perceptron:
@@ -36,8 +36,18 @@ def nand(x1: int, x2: int) -> int:
     return NAND(x1, x2)
 
 
+def half_add(x1: int, x2: int) -> tuple[int, int]:
+    """The book's circuit that adds two bits: the sum x1 ⊕ x2 and the carry x1·x2, from five NAND perceptrons."""
+    n1 = nand(x1, x2)
+    return nand(nand(x1, n1), nand(x2, n1)), nand(n1, n1)  # four NANDs make x1 ⊕ x2, the fifth the carry
+
+
 def add_bits(x1: int, x2: int, carry_in: int = 0) -> tuple[int, int]:
-    """The sum and carry bits of x1 + x2 (+ carry_in), computed only with NAND perceptrons (Figure 1.5)."""
+    """The sum and carry bits of x1 + x2 + carry_in (a full adder), from nine NAND perceptrons.
+
+    Two of the book's half adders' XORs (four NANDs each) and one NAND for the carry, which reuses the first
+    NAND of each: the carry input is what lets adders chain, bit after bit (`add_numbers`).
+    """
     n1 = nand(x1, x2)
     half_sum = nand(nand(x1, n1), nand(x2, n1))  # x1 ⊕ x2
     n2 = nand(half_sum, carry_in)

@@ -111,7 +111,8 @@ def _edge_style(w: float, biggest: float, name: str) -> dict[str, str]:
 
 def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence[Value] | None = None,
                  max_neurons: int = 12, title: str | None = None, image: np.ndarray | None = None,
-                 label: int | None = None, prediction: int | None = None) -> graphviz.Digraph:
+                 label: int | None = None, prediction: int | None = None,
+                 highlight: tuple[int, int, int] | None = None) -> graphviz.Digraph:
     """Nielsen's diagram of `mlp`'s layers as a `graphviz.Digraph` (see the module docstring).
 
     With ``show_delta=True`` (after ``cost.backward()``) every neuron shows its mini-batch-average δˡⱼ
@@ -121,6 +122,8 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
     `title` adds a line to the picture's title (e.g. which example δ belongs to); `image`, a 2-D array of
     grey levels (the input as a picture, e.g. 8×8 or 28×28), is drawn small above the input layer; the
     output neurons of class `label` and of the `prediction` (0-based class numbers) are marked beside them.
+    `highlight=(l, j, k)` (the book's numbering) draws the one weight wˡⱼₖ thick and labelled, the others faint —
+    chapter 2's picture of the index order: from neuron k of layer l − 1 to neuron j of layer l.
     """
     if isinstance(mlp, ScalarMLP):
         mlp = mlp.to_mlp()
@@ -129,6 +132,7 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
     if isinstance(max_neurons, bool) or not isinstance(max_neurons, int) or max_neurons < 3:
         raise ValueError(f"draw_network: max_neurons must be an integer ≥ 3, got {max_neurons!r}")
     pixels = S.check_image(image, "draw_network")
+    _check_highlight(mlp.sizes, highlight)
     deltas, saturated = _annotations(mlp, zs, show_delta)
     sizes, n_layers = mlp.sizes, len(mlp.layers)
     heading = f"network {sizes} · {mlp.activation}" + (
@@ -165,12 +169,34 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
         biggest = float(np.abs(w[np.ix_(outs, ins)]).max())
         for j in outs:
             for k in ins:
-                dot.edge(f"n{l}_{k}", f"n{l + 1}_{j}",
-                         **_edge_style(float(w[j, k]), biggest, f"w{S.sup(l + 2)}{S.sub(j + 1, k + 1)}"))
+                style = _edge_style(float(w[j, k]), biggest, f"w{S.sup(l + 2)}{S.sub(j + 1, k + 1)}")
+                if highlight is not None:
+                    style = _highlighted(style, highlight == (l + 2, j + 1, k + 1), float(w[j, k]))
+                dot.edge(f"n{l}_{k}", f"n{l + 1}_{j}", **style)
     _mark_classes(dot, n_layers, shown[-1][0], label, prediction)
-    dot.node("legend", _legend(show_delta, any(s is not None for s in saturated), batch), shape="plaintext",
+    dot.node("legend", _legend(show_delta, any(s is not None for s in saturated), batch, highlight is not None),
+             shape="plaintext",
              margin="0")
     return dot
+
+
+def _check_highlight(sizes: list[int], highlight: tuple[int, int, int] | None) -> None:
+    """`highlight` must name a weight wˡⱼₖ of the network: 2 ≤ l ≤ L, 1 ≤ j ≤ n_l, 1 ≤ k ≤ n_{l−1}."""
+    if highlight is None:
+        return
+    ok = isinstance(highlight, tuple) and len(highlight) == 3 and all(isinstance(i, int) for i in highlight)
+    if not ok or not (2 <= highlight[0] <= len(sizes) and 1 <= highlight[1] <= sizes[highlight[0] - 1]
+                      and 1 <= highlight[2] <= sizes[highlight[0] - 2]):
+        raise ValueError(f"draw_network: highlight must be (l, j, k) naming a weight wˡⱼₖ of the network {sizes} "
+                         f"(2 ≤ l ≤ {len(sizes)}, neurons counted from 1), got {highlight!r}")
+
+
+def _highlighted(style: dict[str, str], chosen: bool, w: float) -> dict[str, str]:
+    """The highlighted weight thick, dark and labelled with its name and value; every other weight faint."""
+    if not chosen:
+        return {**style, "color": "#ced4da", "penwidth": "0.6"}
+    return {**style, "color": S.SATURATED, "penwidth": "3.5", "fontcolor": S.SATURATED, "fontsize": "13",
+            "headlabel": f"{style['tooltip'].split(' = ')[0]} = {w:.3g}", "labeldistance": "9", "labelangle": "-8"}
 
 
 def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list) -> dict[str, str]:
@@ -213,12 +239,13 @@ def _batch(zs: Sequence[Value]) -> int:
     return data.shape[0] if data.ndim == 2 else 1
 
 
-def _legend(show_delta: bool, saturation: bool, batch: int | None) -> str:
-    rows = [("line:" + S.POSITIVE, "", "positive weight"),
-            ("line:" + S.NEGATIVE, "", "negative weight (width ∝ |w|)"),
-            (S.INPUT_FILL, "", "input neuron"),
-            (S.PARAM_FILL, "", "hidden neuron"),
-            (S.OUTPUT_FILL, "", "output neuron")]
+def _legend(show_delta: bool, saturation: bool, batch: int | None, highlight: bool = False) -> str:
+    weights = ([("line:" + S.SATURATED, "", "wˡⱼₖ: from neuron k of layer l − 1 to neuron j of layer l")] if highlight
+               else [("line:" + S.POSITIVE, "", "positive weight"),
+                     ("line:" + S.NEGATIVE, "", "negative weight (width ∝ |w|)")])
+    rows = weights + [(S.INPUT_FILL, "", "input neuron"),
+                      (S.PARAM_FILL, "", "hidden neuron"),
+                      (S.OUTPUT_FILL, "", "output neuron")]
     if show_delta:
         rows.append(("", "", "δˡⱼ = ∂C/∂zˡⱼ: the book's δ of this one example" if batch == 1 else
                              f"δˡⱼ: mean of the book's δ over the mini-batch of {batch}" if batch else
