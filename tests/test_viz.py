@@ -534,3 +534,56 @@ def test_the_library_never_imports_viz():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.stdout.strip() == "False", done.stderr
+
+
+# ---- any user text renders as text (issue 19, class 8) ----------------------------------------------------
+_XLINK = "{http://www.w3.org/1999/xlink}title"
+_NASTY_NAMES = ["a\\b", "\\", "\\N", "<b>x</b>", "</script>", 'say "hi"', "{w|<p>}", "\\\"", "a\nb", "", "  "]
+
+
+def _tooltips(svg: bytes) -> list[str]:
+    """The SVG's tooltips; Graphviz writes a run of spaces as space + no-break spaces."""
+    return [a.get(_XLINK).replace("\xa0", " ") for a in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}a")
+            if a.get(_XLINK)]
+
+
+def _render_named(names: list[str], op_name: str, rankdir: str = "LR") -> bytes:
+    """x·w + b with the given names, through a custom op named `op_name`, rendered by the real `dot`."""
+    from tests._ops import Softplus
+    x, w, b = (Value(v, requires_grad=True, name=n) for v, n in zip((1.5, -0.5, 0.25), names))
+    u = x * w + b
+    u.name = names[3]
+    c = type(op_name, (Softplus,), {}).apply(u) if op_name.isidentifier() else u.tanh()
+    if not op_name.isidentifier():          # a class name must be an identifier: give the symbol directly
+        c._rule = type("Rule", (), {"symbol": op_name, "__call__": staticmethod(lambda out, g: None)})()
+    c.name = names[4]
+    return draw_svg(viz.draw_graph(c, rankdir=rankdir))
+
+
+def _shown(name: str) -> str:
+    """How a name reads in the SVG: control characters as their pictures, no-break spaces as spaces."""
+    return _style.visible(name).replace("\xa0", " ")
+
+
+def draw_svg(graph) -> bytes:
+    return graph.pipe(format="svg")
+
+
+@pytest.mark.parametrize("name", _NASTY_NAMES)
+def test_names_with_dot_syntax_render_as_written(name):
+    svg = _render_named([name] * 5, name or "op")          # a syntax error would raise CalledProcessError
+    if name and "\\" not in name:  # no tooltip with a backslash: Graphviz expands it a varying number of times
+        assert _shown(name) in _tooltips(svg)
+    text = "".join(t.text or "" for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")).replace("\xa0", " ")
+    assert _shown(name).strip() in text
+
+
+@given(st.lists(st.text(max_size=12), min_size=5, max_size=5), st.text(min_size=1, max_size=8),
+       st.sampled_from(["LR", "TB"]))
+def test_any_text_as_names_and_op_names_renders_through_dot(names, op_name, rankdir):
+    svg = _render_named(names, op_name, rankdir)
+    tips = _tooltips(svg)
+    for name in names:
+        if name and "\\" not in name:
+            assert _shown(name) in tips, name
+    assert all(tip in {_shown(n) for n in names} or re.fullmatch(r"v\d+", tip) for tip in tips)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import graphviz
 import numpy as np
 
 FONT = "Helvetica,Arial,sans-serif"  # SVG viewers fall back along the list; Graphviz's fontconfig does too
@@ -33,6 +34,28 @@ EDGE_ATTR = {"fontname": FONT, "fontsize": "9", "color": LINE, "arrowsize": "0.6
 CLUSTER_ATTR = {"style": "rounded,filled", "color": "#ced4da", "fillcolor": "#fcfcfd", "penwidth": "0.8",
                 "fontname": FONT, "fontsize": "9", "fontcolor": MUTED, "labeljust": "l", "labelloc": "t",
                 "margin": "8"}
+
+
+_CONTROL = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}   # \n → ␊, NUL → ␀, DEL → ␡ …
+
+
+def visible(text: str) -> str:
+    """User text with its control characters drawn as their Unicode pictures (␊ for a newline): a DOT
+    string keeps no newline, tab or NUL apart from escapes, and a label should show what the name holds."""
+    return str(text).translate(_CONTROL)
+
+
+def dot_text(text: str) -> str:
+    """User text for a plain DOT label, tooltip or xlabel: shown as written — backslashes (escString's
+    \\N, \\l …) and a '<…>' (an HTML-like label to the graphviz package) lose their special meaning."""
+    return graphviz.escape(visible(text))
+
+
+def dot_tooltip(text: str) -> str:
+    """A tooltip showing user text as written, or none: Graphviz expands a tooltip's backslash escapes
+    (\\N, \\G …) a version-dependent number of times (twice in 2.43), so text holding a backslash gets no
+    tooltip rather than a wrong one; the label shows it."""
+    return "" if "\\" in text else dot_text(text)
 
 
 def fmt_number(x: float) -> str:

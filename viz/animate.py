@@ -234,8 +234,18 @@ def _inline_svg(svg: str) -> str:
     return re.sub(r"<!--.*?-->\n?", "", svg, flags=re.DOTALL)
 
 
+_SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                                "\u2029": "\\u2029"})
+
+
+def _script_json(data: dict) -> str:
+    """JSON that is inert inside <script>, whatever the names hold: no '<' (so no '</script', '<!--' or
+    '<script'), '>' or '&', and U+2028/2029 escaped too; JSON.parse reads the \\u escapes back as the text."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_UNSAFE)
+
+
 def _page(svg: str, data: dict, title: str) -> str:
-    blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    blob = _script_json(data)
     head, rest = _TEMPLATE.replace("__TITLE__", html.escape(title)).split("__SVG__")
     middle, tail = rest.split("__DATA__")
     return head + svg + middle + blob + tail
@@ -355,13 +365,15 @@ __SVG__
     panel.appendChild(ul);
     var params = parseHash(); params.step = String(K);
     var hash = "#" + Object.keys(params).map(function (k) { return k + "=" + params[k]; }).join("&");
-    if (location.hash !== hash) history.replaceState(null, "", hash);
     var box = document.getElementById("graph"), node = nodes[step[0][0]];
     if (node) {                            // keep the running node in view (within the graph's own scroll box)
       var r = node.getBoundingClientRect(), c = box.getBoundingClientRect();
       if (r.top < c.top || r.bottom > c.bottom) box.scrollTop += (r.top + r.bottom - c.top - c.bottom) / 2;
       if (r.left < c.left || r.right > c.right) box.scrollLeft += (r.left + r.right - c.left - c.right) / 2;
     }
+    // the step in the URL, where the page may change it: inside Jupyter's <iframe srcdoc> (about:srcdoc)
+    // replaceState throws a SecurityError, and the player works on without it
+    if (location.hash !== hash) { try { history.replaceState(null, "", hash); } catch (e) { /* not allowed */ } }
   }
 
   function parseHash() {
