@@ -587,3 +587,16 @@ def test_any_text_as_names_and_op_names_renders_through_dot(names, op_name, rank
         if name and "\\" not in name:
             assert _shown(name) in tips, name
     assert all(tip in {_shown(n) for n in names} or re.fullmatch(r"v\d+", tip) for tip in tips)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_network_with_an_inf_or_nan_weight_is_drawn_and_labelled(bad, tmp_path):
+    net = nn.MLP([2, 3, 1], seed=0)
+    net.layers[0].weight.data[1, 0] = bad                     # w²₂₁
+    net.layers[1].bias.data[0] = bad
+    pic = draw(viz.draw_network(net), tmp_path)
+    svg = "\n".join(t.text or "" for t in pic.root.iter(SVG + "text"))
+    word = "NaN" if np.isnan(bad) else ("+inf" if bad > 0 else "−inf")
+    assert f"w²₂₁ = {word}" in svg
+    widths = [float(e.get("stroke-width", 1)) for e in pic.root.iter(SVG + "path")]
+    assert max(widths) <= 3.0 + 1e-9                           # the finite weights keep their scale

@@ -18,6 +18,7 @@ After ``cost.backward()``, ``show_delta=True`` annotates each neuron with δ; gi
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -102,11 +103,18 @@ def _layer_title(l: int, n_layers: int, n: int) -> str:
 
 
 def _edge_style(w: float, biggest: float, name: str) -> dict[str, str]:
-    """Blue for w > 0, red for w < 0; width and opacity grow with |w| / biggest."""
-    strength = abs(w) / biggest if biggest > 0 else 0.0
+    """Blue for w > 0, red for w < 0; width and opacity grow with |w| / biggest (the largest finite |w|).
+    A weight of ±inf is drawn at full width and a NaN as a grey dashed line, each labelled with its value."""
+    if math.isnan(w):
+        return {"color": S.MUTED, "style": "dashed", "penwidth": "1.5", "label": f"{name} = NaN",
+                "fontcolor": S.NEGATIVE, "tooltip": f"{name} = NaN"}
+    strength = min(1.0, abs(w) / biggest) if biggest > 0 else 1.0 if math.isinf(w) else 0.0
     alpha = round(64 + 191 * strength)
-    return {"color": f"{S.POSITIVE if w >= 0 else S.NEGATIVE}{alpha:02x}",
-            "penwidth": f"{0.4 + 2.6 * strength:.2f}", "tooltip": f"{name} = {w:.4g}"}
+    style = {"color": f"{S.POSITIVE if w >= 0 else S.NEGATIVE}{alpha:02x}",
+             "penwidth": f"{0.4 + 2.6 * strength:.2f}", "tooltip": f"{name} = {w:.4g}"}
+    if math.isinf(w):
+        style.update(label=f"{name} = {'+' if w > 0 else '−'}inf", fontcolor=S.NEGATIVE)
+    return style
 
 
 def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence[Value] | None = None,
@@ -162,7 +170,8 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
     for l, layer in enumerate(mlp.layers):
         w = np.asarray(layer.weight.data)
         ins, outs = shown[l][0], shown[l + 1][0]
-        biggest = float(np.abs(w[np.ix_(outs, ins)]).max())
+        drawn = np.abs(w[np.ix_(outs, ins)])
+        biggest = float(drawn[np.isfinite(drawn)].max(initial=0.0))
         for j in outs:
             for k in ins:
                 dot.edge(f"n{l}_{k}", f"n{l + 1}_{j}",
