@@ -600,3 +600,21 @@ def test_network_with_an_inf_or_nan_weight_is_drawn_and_labelled(bad, tmp_path):
     assert f"w²₂₁ = {word}" in svg
     widths = [float(e.get("stroke-width", 1)) for e in pic.root.iter(SVG + "path")]
     assert max(widths) <= 3.0 + 1e-9                           # the finite weights keep their scale
+
+
+@pytest.mark.parametrize("op, symbol", [(lambda a, y: a - y, "a − b"), (lambda a, y: a / y, "a ÷ b"),
+                                        (lambda a, y: a ** y, "aᵇ")])
+def test_non_commutative_ops_show_which_operand_is_which(op, symbol, tmp_path):
+    y = Value(2.0, requires_grad=False, name="y")
+    a = Value(0.5, requires_grad=True, name="a")
+    out = op(a, y)
+    pic = draw(viz.draw_graph(out), tmp_path)
+    opnode = next(o for o in pic.named("o"))
+    assert pic.nodes[opnode] == [symbol]
+    which = {}
+    for g in pic.root.iter(SVG + "g"):
+        if g.get("class") == "edge":
+            tail, head = g.findtext(SVG + "title").replace("&#45;", "-").split("->")
+            if head == opnode:
+                which[pic.nodes[tail][0]] = [t.text for t in g.iter(SVG + "text")]
+    assert which == {"a": ["a"], "y": ["b"]}

@@ -22,6 +22,7 @@ GROUP_FILL = "#e3f4e1"     # a collapsed group (a neuron, a layer)
 SUMMARY_FILL = "#fff6d6"   # a collapsed chain, subtree or depth band
 LINE = "#495057"           # outlines and edges
 MUTED = "#868e96"          # secondary text
+ORDER_LABEL = "#862e9c"    # the a / b on the input edges of an op whose operands' order matters (a − b)
 
 POSITIVE = "#2f6fdf"       # a positive weight
 NEGATIVE = "#e03131"       # a negative weight

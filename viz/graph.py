@@ -54,6 +54,8 @@ _CHAIN_MIN = 3        # the shortest chain worth a summary node
 _RANKDIRS = ("LR", "RL", "TB", "BT")
 _PORTS = {"LR": ("e", "w"), "RL": ("w", "e"), "TB": ("s", "n"), "BT": ("n", "s")}   # an edge's tail and head side
 _METHOD = {"chain": "long chains", "subtree": "single-use subtrees", "band": "by depth"}
+# ops whose operands' order matters: the op node shows the formula, its input edges are labelled a and b
+_ORDERED = {"−": "a − b", "÷": "a ÷ b", "**": "aᵇ", "@": "a @ b"}
 
 
 @dataclass
@@ -380,8 +382,10 @@ def _draw_values(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir: st
             dot.edge(f"y{i}", f"o{i}")
             fills.add(S.INPUT_FILL)
         if not tr.is_leaf[i]:
-            dot.node(f"o{i}", S.dot_text(v.op or "?"), shape="ellipse", style="filled", fillcolor=S.OP_FILL,
-                     width="0.3", height="0.3", margin="0.05,0.02")
+            ordered = v.op in _ORDERED and len(tr.inputs[i]) == 2
+            dot.node(f"o{i}", S.dot_text(_ORDERED[v.op] if ordered else v.op or "?"), shape="ellipse", style="filled",
+                     fillcolor=S.OP_FILL, width="0.3", height="0.3", margin="0.05,0.02",
+                     **({"ordering": "in"} if ordered else {}))
             dot.edge(f"o{i}", f"v{i}")
             fills.add(S.OP_FILL)
     return fills
@@ -414,15 +418,20 @@ def _cost_target(v: Value) -> np.ndarray | None:
 def _draw_edges(dot: graphviz.Digraph, tr: _Trace, layout: _Layout) -> None:
     """Inputs → op node (or → summary node); edges inside a summary node are dropped, parallel ones merged."""
     unit = layout.unit
-    edges: dict[tuple[str, str], None] = {}
+    edges: dict[tuple[str, str], list[str]] = {}
     for i, ins in enumerate(tr.inputs):
         ui = unit[i]
-        for j in ins:
+        ordered = ui == ALONE and len(ins) == 2 and tr.nodes[i].op in _ORDERED
+        for j, operand in zip(ins, "ab" if ordered else [""] * len(ins)):
             uj = unit[j]
             if ui != ALONE and uj == ui:
                 continue
-            edges[(f"v{j}" if uj == ALONE else f"u{uj}", f"o{i}" if ui == ALONE else f"u{ui}")] = None
-    dot.edges(edges)
+            names = edges.setdefault((f"v{j}" if uj == ALONE else f"u{uj}", f"o{i}" if ui == ALONE else f"u{ui}"), [])
+            if ordered:
+                names.append(operand)
+    for (tail, head), names in edges.items():   # a − b: which input is a, which is b
+        dot.edge(tail, head, **({"headlabel": ", ".join(names), "labelfontcolor": S.ORDER_LABEL,
+                                 "labeldistance": "1.6", "labelangle": "30"} if names else {}))
 
 
 _LEGEND = [(S.PARAM_FILL, "parameter (leaf, requires grad)"), (S.INPUT_FILL, "input / constant / target y"),
