@@ -618,3 +618,15 @@ def test_non_commutative_ops_show_which_operand_is_which(op, symbol, tmp_path):
             if head == opnode:
                 which[pic.nodes[tail][0]] = [t.text for t in g.iter(SVG + "text")]
     assert which == {"a": ["a"], "y": ["b"]}
+
+
+def test_a_classifiers_output_neurons_are_labelled_by_class_others_by_the_books_j(tmp_path):
+    net = nn.MLP([64, 30, 10], seed=0)
+    by_class = draw(viz.draw_network(net, label=3, prediction=5), tmp_path, "a.svg")
+    outputs = sorted(by_class.named("n2_"), key=lambda t: int(t.split("_")[1]))
+    assert [by_class.nodes[t][0] for t in outputs] == [str(c) for c in range(10)]   # digit c is neuron c
+    assert any("by class 0–9 (neuron j = class + 1)" in line for line in by_class.nodes["title2"])
+    assert by_class.nodes["mark3"] == ["label: class 3 (the book's neuron j = 4)"]
+    plain = draw(viz.draw_network(net), tmp_path, "b.svg")
+    assert [plain.nodes[t][0] for t in outputs] == [str(j) for j in range(1, 11)]  # the book's j from 1
+    assert [plain.nodes[f"n1_{j}"][0] for j in range(3)] == ["1", "2", "3"]

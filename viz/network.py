@@ -96,10 +96,12 @@ def _annotations(net: MLP, zs: Sequence[Value] | None, show_delta: bool) -> tupl
     return deltas, saturated
 
 
-def _layer_title(l: int, n_layers: int, n: int) -> str:
-    """The book numbers the input layer 1: 'layer 1 · input (64)', 'layer 2 · hidden (30)', 'layer 3 · output (10)'."""
+def _layer_title(l: int, n_layers: int, n: int, classes: bool = False) -> str:
+    """The book numbers the input layer 1: 'layer 1 · input (64)', 'layer 2 · hidden (30)', 'layer 3 · output (10)',
+    and an output layer labelled by class says so: 'layer 3 · output (10)\nby class 0–9 (neuron j = class + 1)'."""
     kind = "input" if l == 0 else "output" if l == n_layers else "hidden"
-    return f"layer {l + 1} · {kind} ({n:,})"
+    title = f"layer {l + 1} · {kind} ({n:,})"
+    return title + f"\nby class 0–{n - 1} (neuron j = class + 1)" if classes and l == n_layers else title
 
 
 def _edge_style(w: float, biggest: float, name: str) -> dict[str, str]:
@@ -119,7 +121,8 @@ def _edge_style(w: float, biggest: float, name: str) -> dict[str, str]:
 
 def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence[Value] | None = None,
                  max_neurons: int = 12, title: str | None = None, image: np.ndarray | None = None,
-                 label: int | None = None, prediction: int | None = None) -> graphviz.Digraph:
+                 label: int | None = None, prediction: int | None = None,
+                 classes: bool | None = None) -> graphviz.Digraph:
     """Nielsen's diagram of `mlp`'s layers as a `graphviz.Digraph` (see the module docstring).
 
     With ``show_delta=True`` (after ``cost.backward()``) every neuron shows its mini-batch-average δˡⱼ
@@ -129,6 +132,9 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
     `title` adds a line to the picture's title (e.g. which example δ belongs to); `image`, a 2-D array of
     grey levels (the input as a picture, e.g. 8×8 or 28×28), is drawn small above the input layer; the
     output neurons of class `label` and of the `prediction` (0-based class numbers) are marked beside them.
+    With `classes` (by default: when `label` or `prediction` is given, or the output is a softmax) the output
+    neurons are labelled by their class 0, 1, … as the book labels the digits' outputs; the book's j (from 1)
+    stays in their tooltips, and every other neuron is numbered j from 1.
     """
     if isinstance(mlp, ScalarMLP):
         mlp = mlp.to_mlp()
@@ -148,6 +154,8 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
                                                   "nodesep": "0.12", "ranksep": "1.6", "label": heading, "forcelabels": "true",
                                                   "labelloc": "t", "fontsize": "13"},
                            node_attr=S.NODE_ATTR, edge_attr={**S.EDGE_ATTR, "arrowhead": "none"})
+    if classes is None:
+        classes = label is not None or prediction is not None or mlp.output_activation == "softmax"
     shown = [_shown(n, max_neurons) for n in sizes]
     fills = [S.INPUT_FILL] + [S.PARAM_FILL] * (n_layers - 1) + [S.OUTPUT_FILL]
     for l, (indices, hidden) in enumerate(shown):
@@ -157,13 +165,13 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
             if l == 0 and pixels is not None:
                 col.node("image", S.image_label(pixels), shape="plaintext", margin="0", tooltip="the input image")
                 names.append("image")
-            col.node(f"title{l}", _layer_title(l, n_layers, sizes[l]), shape="plaintext", fontcolor=S.MUTED)
+            col.node(f"title{l}", _layer_title(l, n_layers, sizes[l], classes), shape="plaintext", fontcolor=S.MUTED)
             names.append(f"title{l}")
             for pos, j in enumerate(indices):
                 if hidden and pos == len(indices) // 2:
                     col.node(f"n{l}_more", f"… {hidden:,} more …", shape="plaintext", fontcolor=S.MUTED)
                     names.append(f"n{l}_more")
-                col.node(f"n{l}_{j}", **_neuron(mlp, l, j, fills[l], deltas, saturated))
+                col.node(f"n{l}_{j}", **_neuron(mlp, l, j, fills[l], deltas, saturated, classes and l == n_layers))
                 names.append(f"n{l}_{j}")
             for a, b in itertools.pairwise(names):
                 col.edge(a, b, style="invis")
@@ -182,19 +190,20 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
     return dot
 
 
-def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list) -> dict[str, str]:
-    """The attributes of neuron j of layer l (0 = the inputs)."""
+def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list, by_class: bool = False) -> dict[str, str]:
+    """The attributes of neuron j of layer l (0 = the inputs), numbered from 1 — or, `by_class`, by its class j."""
+    number = f"<B>{j}</B>" if by_class else str(j + 1)
     attrs = {"shape": "circle", "style": "filled", "fillcolor": fill, "fixedsize": "true",
              "width": "0.8" if l > 0 and deltas[0] is not None else "0.42",
-             "label": f"<<FONT POINT-SIZE=\"9\">{j + 1}</FONT>>"}
+             "label": f"<<FONT POINT-SIZE=\"9\">{number}</FONT>>"}
     if l == 0:
         attrs["tooltip"] = f"input x{S.sub(j + 1)} = a¹{S.sub(j + 1)}"
         return attrs
     bias = float(np.asarray(mlp.layers[l - 1].bias.data)[j])
-    tip = [f"layer {l + 1} neuron {j + 1}: a{S.sup(l + 1)}{S.sub(j + 1)}", f"b{S.sup(l + 1)}{S.sub(j + 1)} = {bias:.4g}"]
+    tip = [f"layer {l + 1} neuron {j + 1}: a{S.sup(l + 1)}{S.sub(j + 1)}" + (f" (class {j})" if by_class else ""), f"b{S.sup(l + 1)}{S.sub(j + 1)} = {bias:.4g}"]
     delta, sat = deltas[l - 1], saturated[l - 1]
     if delta is not None:
-        attrs["label"] = (f"<<FONT POINT-SIZE=\"9\">{j + 1}</FONT><BR/>"
+        attrs["label"] = (f"<<FONT POINT-SIZE=\"9\">{number}</FONT><BR/>"
                           f"<FONT POINT-SIZE=\"8\">δ {delta[j]:+.2g}</FONT>>")
         tip.append(f"δ = {delta[j]:.4g}")
     if sat is not None and sat[j]:
@@ -211,7 +220,7 @@ def _mark_classes(dot: graphviz.Digraph, n_layers: int, shown: list[int], label:
         if j not in shown:
             continue
         marks = [word for word, c in (("label", label), ("network's prediction", prediction)) if c == j]
-        dot.node(f"mark{j}", f"{' = '.join(marks)}: class {j} (neuron {j + 1}: the book numbers neurons from 1)",
+        dot.node(f"mark{j}", f"{' = '.join(marks)}: class {j} (the book's neuron j = {j + 1})",
                  shape="plaintext", fontcolor=S.LINE)
         dot.edge(f"n{n_layers}_{j}", f"mark{j}", dir="back", arrowtail="normal", color=S.MUTED, style="dashed")
 
