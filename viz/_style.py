@@ -85,7 +85,8 @@ def fmt_array(data: Any) -> str:
 def legend_label(title: str, rows: Sequence[tuple[str, str, str]]) -> str:
     """An HTML-like label: a small table of (fill colour, border style, text) rows under a title.
 
-    A fill of 'line:COLOUR' draws an arrow in that colour instead of a swatch, an empty fill no swatch;
+    A fill of 'line:COLOUR' draws an arrow in that colour instead of a swatch, 'dots:COLOUR' a dotted line,
+    an empty fill no swatch;
     the border style is '' (a thin outline) or 'bold' (a thick `SATURATED` border).
     """
     cells = []
@@ -94,6 +95,8 @@ def legend_label(title: str, rows: Sequence[tuple[str, str, str]]) -> str:
             swatch = f'<TD BGCOLOR="{fill}" BORDER="3" COLOR="{SATURATED}" WIDTH="18" HEIGHT="12"></TD>'
         elif fill.startswith("line:"):
             swatch = (f'<TD BORDER="0" WIDTH="18"><FONT COLOR="{fill[5:]}" POINT-SIZE="14"><B>⟶</B></FONT></TD>')
+        elif fill.startswith("dots:"):
+            swatch = f'<TD BORDER="0" WIDTH="18"><FONT COLOR="{fill[5:]}" POINT-SIZE="10"><B>·····</B></FONT></TD>'
         elif not fill:
             swatch = '<TD BORDER="0"></TD>'
         else:

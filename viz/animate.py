@@ -74,7 +74,7 @@ def _layer_number(node: Value) -> int | None:
 
 
 def _bp_rule(l: int | None, first: bool, last: int | None, batch: int = 1) -> str:
-    """What a layer node's rule computes, as the book's equations (the texts `draw_backprop` labels its edges with)."""
+    """What a layer node's rule computes, as the book's equations (the texts of `draw_backprop`'s gradient boxes)."""
     if l is None or last is None:
         return ("a layer z = a·wᵀ + b: ∂C/∂b = δ (BP3), ∂C/∂w = δᵀ a (BP4), and wᵀδ passes back to a "
                 "(BP2's first factor)")
