@@ -134,7 +134,7 @@ def test_steps_follow_the_engines_backward_order_and_rules() -> None:
     rules = _blob(page)["rules"]
     grad = {s[0][0]: s[3] for s in steps}                      # each node's gradient, complete when its rule runs
     sigma = [(rules[s[1]], tr.nodes[int(i[1:])]) for s, i in zip(steps, expected) if tr.nodes[int(i[1:])].op == "σ"]
-    assert len(sigma) == 4                                     # a³₁, then a²₁ … a²₃: BP1 once, BP2 for each hidden neuron
+    assert len(sigma) == 4                                     # a³₁ (BP1), then a²₁ … a²₃ (BP2 each)
     for text, a in sigma:                                      # each σ step says its equation and does its arithmetic
         l, j = a.name[1], a.name[3]
         assert text.startswith(("BP1: δ³₁ = ∂C/∂a³₁ · σ′(z³₁)" if l == "3" else f"BP2: δ²{S.sub(int(j))} = (Σₖ w³ₖ"))

@@ -574,7 +574,7 @@ def test_names_with_dot_syntax_render_as_written(name):
     svg = _render_named([name] * 5, name or "op")          # a syntax error would raise CalledProcessError
     if name and "\\" not in name:  # no tooltip with a backslash: Graphviz expands it a varying number of times
         assert _shown(name) in _tooltips(svg)
-    text = "".join(t.text or "" for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")).replace("\xa0", " ")
+    text = "".join(t.text or "" for t in ET.fromstring(svg).iter(SVG + "text")).replace("\xa0", " ")
     assert _shown(name).strip() in text
 
 

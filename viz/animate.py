@@ -451,7 +451,8 @@ __SVG__
     panel.textContent = "";
     panel.appendChild(el("div", "", "Step " + K + ": the backward rule of " + step[2] + " runs"));
     panel.appendChild(el("div", "rule", D.rules[step[1]]));
-    panel.appendChild(el("div", "", "its gradient, complete now: ∂C/∂(" + step[2].split(" (inside")[0] + ") = " + step[5]));
+    panel.appendChild(el("div", "", "its gradient, complete now: ∂C/∂(" + step[2].split(" (inside")[0] + ") = " +
+      step[5]));
     var ul = el("ul");
     step[4].forEach(function (u) { ul.appendChild(el("li", "", "∂C/∂(" + u[1] + ") = " + u[3] +
       (u[0] ? "" : "  (collapsed)"))); });

@@ -236,7 +236,8 @@ def draw_backprop(net: MLP | ScalarMLP, x: Any, y: Any, cost: str = "quadratic",
     view = "one example" if single or m == 1 else f"a mini-batch of m = {m}"
     head = title or f"backpropagation in the network {sizes} · {cost} cost · {view}"
     dot = graphviz.Digraph("backprop", graph_attr={
-        **S.GRAPH_ATTR, "rankdir": _LAYOUTS[layout], "nodesep": "0.25", "ranksep": "0.45", "newrank": "true", "forcelabels": "true",
+        **S.GRAPH_ATTR, "rankdir": _LAYOUTS[layout], "nodesep": "0.25", "ranksep": "0.45", "newrank": "true",
+        "forcelabels": "true",
         "label": f"{head}\nforward: grey arrows (eq. 25) · backward: orange dashed arrows, each gradient box "
                  f"naming the equation that computes it\nevery gradient is autodiff's, with its measured max "
                  f"relative error against BP1–BP4 (closed form) and finite differences",

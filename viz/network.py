@@ -190,7 +190,8 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
     return dot
 
 
-def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list, by_class: bool = False) -> dict[str, str]:
+def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list,
+            by_class: bool = False) -> dict[str, str]:
     """The attributes of neuron j of layer l (0 = the inputs), numbered from 1 — or, `by_class`, by its class j."""
     number = f"<B>{j}</B>" if by_class else str(j + 1)
     attrs = {"shape": "circle", "style": "filled", "fillcolor": fill, "fixedsize": "true",
@@ -200,7 +201,8 @@ def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list, 
         attrs["tooltip"] = f"input x{S.sub(j + 1)} = a¹{S.sub(j + 1)}"
         return attrs
     bias = float(np.asarray(mlp.layers[l - 1].bias.data)[j])
-    tip = [f"layer {l + 1} neuron {j + 1}: a{S.sup(l + 1)}{S.sub(j + 1)}" + (f" (class {j})" if by_class else ""), f"b{S.sup(l + 1)}{S.sub(j + 1)} = {bias:.4g}"]
+    tip = [f"layer {l + 1} neuron {j + 1}: a{S.sup(l + 1)}{S.sub(j + 1)}" + (f" (class {j})" if by_class else ""),
+           f"b{S.sup(l + 1)}{S.sub(j + 1)} = {bias:.4g}"]
     delta, sat = deltas[l - 1], saturated[l - 1]
     if delta is not None:
         attrs["label"] = (f"<<FONT POINT-SIZE=\"9\">{number}</FONT><BR/>"
