@@ -350,3 +350,17 @@ def test_one_example_is_not_called_a_mean() -> None:
     assert len(z3[5].split(",")) == 10
     z2 = blob["steps"][4]
     assert "(one example) · mean of its 30 elements" in z2[5]
+
+
+@pytest.mark.parametrize("a, b", [(0.0, -0.5), (-2.0, 0.5), (0.0, 2.0), (3.0, 0.0), (-1.5, 3.0)])
+def test_rule_texts_of_powers_and_quotients_at_awkward_points_never_raise(a, b) -> None:
+    """The arithmetic in a step's text is numpy's: 0^(−½), (−2)^½ and x/0 write inf or nan, not a traceback."""
+    x, p = Value(a, name="x"), Value(b, name="p")
+    with np.errstate(all="ignore"):
+        for out in (x ** p, x / p, p / x):
+            c = out * 1.0
+            blob = _blob(viz.animate_backward(c).html)
+            assert len(blob["steps"]) == 2
+            text = blob["rules"][blob["steps"][1][1]]
+            assert text.startswith("∂(x^p)/∂x = " if out.op == "**" else "∂(x/p)/∂x = 1/p = " if out._a is x
+                                   else "∂(p/x)/∂p = 1/x = ")

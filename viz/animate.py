@@ -140,7 +140,7 @@ def _binary_rule(node: Value) -> str | None:
     if node.op not in ("+", "×", "−", "÷", "**") or len(ins) != 2 or any(type(v.data) is not float for v in ins):
         return None
     (A, B), note = _operands(node)
-    a, b = ins[0].data, ins[1].data
+    a, b = np.float64(ins[0].data), np.float64(ins[1].data)   # numpy floats: 1/0 is inf, (−1)^0.5 nan, never raise
     n = S.fmt_number
     if node.op == "+":
         e, da, db = f"{A} + {B}", "1", "1"
@@ -148,18 +148,20 @@ def _binary_rule(node: Value) -> str | None:
         e, da, db = f"{A}·{B}", _valued(B, b), _valued(A, a)
     elif node.op == "−":
         e, da, db = f"{A} − {B}", "1", "−1"
-    elif node.op == "÷":
-        e, da, db = f"{A}/{B}", f"1/{B} = {n(1 / b)}", f"−{A}/{B}² = {n(-a / b ** 2)}"
     else:
-        e, da = f"{A}^{B}", f"{B}·{A}^({B} − 1) = {n(b * a ** (b - 1)) if a != 0 or b >= 1 else 'inf'}"
-        db = f"{A}^{B}·ln {A} = {n(node.data * np.log(a)) if a > 0 else '0' if a == 0 and b > 0 else 'nan'}"
+        with np.errstate(all="ignore"):
+            if node.op == "÷":
+                e, da, db = f"{A}/{B}", f"1/{B} = {n(1 / b)}", f"−{A}/{B}² = {n(-a / b ** 2)}"
+            else:   # the engine's own values at a base of 0: d(0ᵖ)/dp = 0 for p > 0
+                e, da = f"{A}^{B}", f"{B}·{A}^({B} − 1) = {n(b * a ** (b - 1)) if b != 0 else '0'}"
+                db = f"{A}^{B}·ln {A} = {n(node.data * np.log(a)) if a != 0 else '0' if b > 0 else 'nan'}"
     parts = [f"∂({e})/∂{X} = {d}" for X, d, v in ((A, da, ins[0]), (B, db, ins[1])) if v.requires_grad]
     return ",  ".join(parts) + f": each input gets g × its derivative{note}"
 
 
 def _valued(name: str, x: float) -> str:
     """'a²₁ = 0.7939', or just '0.5' for a constant written by its value."""
-    return name if name == f"{x:g}" else f"{name} = {S.fmt_number(x)}"
+    return name if name == f"{float(x):g}" else f"{name} = {S.fmt_number(x)}"
 
 
 def _panel_value(g: Any) -> str:
