@@ -630,3 +630,17 @@ def test_a_classifiers_output_neurons_are_labelled_by_class_others_by_the_books_
     plain = draw(viz.draw_network(net), tmp_path, "b.svg")
     assert [plain.nodes[t][0] for t in outputs] == [str(j) for j in range(1, 11)]  # the book's j from 1
     assert [plain.nodes[f"n1_{j}"][0] for j in range(3)] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("prefix", ['<b>"x"</b>', "a\\b{|}", "</script>\n"])
+def test_collapsed_group_and_cluster_labels_escape_their_names(prefix):
+    """Names with dots define groups (drawn as nodes inside clusters): their text reaches DOT escaped too."""
+    params = [Value(float(k), requires_grad=True, name=f"{prefix}.{k // 4}.p.{k}") for k in range(12)]
+    total = params[0]
+    for p in params[1:]:
+        total = total * p + 1.0
+    svg = draw_svg(viz.draw_graph(total, max_nodes=10))
+    root = ET.fromstring(svg)
+    assert any(g.get("class") == "cluster" for g in root.iter(SVG + "g"))
+    text = "".join(t.text or "" for t in root.iter(SVG + "text")).replace("\xa0", " ")
+    assert _shown(f"{prefix}.0").strip() in text
