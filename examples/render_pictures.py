@@ -5,7 +5,8 @@
 * docs/network_delta.svg — a [4, 5, 3] network after a few steps of SGD, each neuron annotated with δ for
   a mini-batch, one hidden neuron pushed into saturation (σ′(z) < 0.01) to show the book's slow learner;
 * docs/backprop.svg — `viz.draw_backprop` of a [4, 5, 3, 2] network on one example with the quadratic
-  cost: the forward pass, BP1–BP4 on the backward edges, each gradient with its measured error.
+  cost, in the compact layout (README width): the forward pass top to bottom, each gradient box naming its
+  equation (BP1–BP4) and showing its measured error.
 
 Run from the repository root: ``python examples/render_pictures.py [--png]`` (--png also writes PNGs).
 """
@@ -57,7 +58,7 @@ def backprop() -> viz.graphviz.Digraph:
     """BP1–BP4 for one example of a [4, 5, 3, 2] network, quadratic cost."""
     net = nn.MLP([4, 5, 3, 2], seed=3)
     x = np.random.default_rng(1).random(4)
-    return viz.draw_backprop(net, x, 1, "quadratic")
+    return viz.draw_backprop(net, x, 1, "quadratic", layout="compact")
 
 
 def main() -> None:

@@ -3,13 +3,14 @@
 * docs/backward_player.html — `viz.animate_backward` of Nielsen's [64, 30, 10] network on one real digit
   (the quadratic cost; 5 backward rules: C, BP1, layer 3's BP3/BP4, BP2, layer 2's BP3/BP4), and
   docs/backward_player.png, its step 3 in headless Chromium;
-* docs/backward_player_scalar.png — a ScalarMLP [2, 2, 1] (one Value per weight) at a σ step: σ′(z) = σ(z)(1 − σ(z));
+* docs/backward_player_scalar.png — a ScalarMLP [2, 2, 1] (one Value per weight) at its σ step: BP1 for δ³₁
+  with its arithmetic, σ′(z³₁) and ∂C/∂a³₁ · σ′(z³₁);
 * docs/learning_speed.png — [64, 30, 30, 30, 10] trained on the digits (30 epochs, m = 10, η = 3, quadratic
   cost, N(0, 1) weights, seed 0), `tinygrad-nn plot`'s panels: cost, accuracy, and the speed ‖∂C/∂bˡ‖ of
   every layer per epoch, on a log scale, as in the book's chapter 5.
 
 Needs Graphviz's `dot`, matplotlib and Debian's `chromium`. Run from the repository root:
-``python examples/render_player_and_speed.py``.
+``python examples/render_player_and_speed.py [--players-only]``.
 """
 from __future__ import annotations
 
@@ -52,12 +53,11 @@ def tensor_player(splits: data.Splits) -> Path:
 
 def scalar_player(folder: Path) -> Path:
     net = nn.ScalarMLP([2, 2, 1], seed=3)
-    (a,) = net([Value(0.8, requires_grad=False, name="x0"), Value(0.3, requires_grad=False, name="x1")])
-    a.name = "a"
+    (a,) = net([Value(0.8, requires_grad=False, name="x1"), Value(0.3, requires_grad=False, name="x2")])  # a³₁
     cost = 0.5 * (a - 1.0) ** 2
     cost.name = "C"
     return viz.animate_backward(cost, folder / "scalar.html", rankdir="TB",
-                                title="Backward pass of C = ½(a − 1)², ScalarMLP [2, 2, 1]")
+                                title="Backward pass of C = ½(a³₁ − 1)², ScalarMLP [2, 2, 1]")
 
 
 def learning_speed(splits: data.Splits) -> None:
@@ -75,12 +75,14 @@ def learning_speed(splits: data.Splits) -> None:
 
 
 def main() -> None:
+    import sys
     DOCS.mkdir(exist_ok=True)
     splits = data.load_digits()
     screenshot(tensor_player(splits), "#step=3", DOCS / "backward_player.png")
     with tempfile.TemporaryDirectory() as folder:
         screenshot(scalar_player(Path(folder)), "#step=4", DOCS / "backward_player_scalar.png", "1200,900")
-    learning_speed(splits)
+    if "--players-only" not in sys.argv[1:]:   # --players-only: the player pictures alone, not the 30-epoch run
+        learning_speed(splits)
 
 
 if __name__ == "__main__":

@@ -132,8 +132,18 @@ def test_steps_follow_the_engines_backward_order_and_rules() -> None:
     steps = _blob(page)["steps"]
     assert [s[0][0] for s in steps] == expected               # every op's rule, in backward()'s order
     rules = _blob(page)["rules"]
-    sigma = [rules[s[1]] for s, i in zip(steps, expected) if tr.nodes[int(i[1:])].op == "σ"]
-    assert sigma and set(sigma) == {"σ′(z) = σ(z)(1 − σ(z))"}
+    grad = {s[0][0]: s[3] for s in steps}                      # each node's gradient, complete when its rule runs
+    sigma = [(rules[s[1]], tr.nodes[int(i[1:])]) for s, i in zip(steps, expected) if tr.nodes[int(i[1:])].op == "σ"]
+    assert len(sigma) == 4                                     # a³₁ (BP1), then a²₁ … a²₃ (BP2 each)
+    for text, a in sigma:                                      # each σ step says its equation and does its arithmetic
+        l, j = a.name[1], a.name[3]
+        assert text.startswith(("BP1: δ³₁ = ∂C/∂a³₁ · σ′(z³₁)" if l == "3" else f"BP2: δ²{S.sub(int(j))} = (Σₖ w³ₖ"))
+        slope = a.data * (1 - a.data)                          # σ′(z) = σ(z)(1 − σ(z)), from the node's own value
+        z = a._a
+        assert f"σ′({S.fmt_number(z.data)}) = {S.fmt_number(slope)}" in text
+        da, dz = grad[f"v{index[id(a)]}"], grad[f"v{index[id(z)]}"]
+        assert f"{da} × {S.fmt_number(slope)} = {dz}" in text          # ∂C/∂a · σ′(z) = δ, by BP1/BP2
+        assert abs(float(da) * slope - float(dz)) <= 1e-4 * max(1.0, abs(float(dz)))
 
 
 def test_final_gradients_are_finite_difference_exact() -> None:
@@ -144,7 +154,7 @@ def test_final_gradients_are_finite_difference_exact() -> None:
     shown: dict[str, str] = {}
     for step in blob["steps"]:                                  # replay as the page does
         shown.setdefault(step[0][0], step[3])
-        shown.update({title: grad for title, _, grad in step[4] if title})
+        shown.update({title: grad for title, _, grad, _ in step[4] if title})
     tr = _trace(c)
     index = {id(v): i for i, v in enumerate(tr.nodes)}
     h = 1e-6
@@ -274,10 +284,11 @@ def test_browser_controls_change_the_step(pages: dict[str, Path], which: str) ->
 
 # ---- any graph: the page replays exactly what backward() computes ------------------------------------------
 _UNARY = [Value.tanh, Value.sigmoid, Value.exp, lambda v: v * v, lambda v: -v]
-_BINARY = [Value.__add__, Value.__mul__, Value.__sub__]
+_BINARY = [Value.__add__, Value.__mul__, Value.__sub__,
+           lambda a, b: a / (b * b + 1.0), lambda a, b: (a * a + 0.5) ** b]   # ÷ and ** where they are defined
 
 
-@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 99), st.integers(0, 99)), min_size=1, max_size=12),
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 99), st.integers(0, 99)), min_size=1, max_size=12),
        st.lists(st.floats(-2, 2), min_size=3, max_size=3))
 def test_any_scalar_graph_replays_backward(program: list[tuple[int, int, int]], xs: list[float]) -> None:
     leaves = [Value(x, name=f"x{k}") for k, x in enumerate(xs)]
@@ -296,7 +307,61 @@ def test_any_scalar_graph_replays_backward(program: list[tuple[int, int, int]], 
     shown: dict[str, str] = {}
     for step in blob["steps"]:
         shown.setdefault(step[0][0], step[3])
-        shown.update({title: grad for title, _, grad in step[4] if title})
+        shown.update({title: grad for title, _, grad, _ in step[4] if title})
     for v in tr.nodes:
         if v.grad is not None:     # every gradient backward() computed is on the page, as the last value shown
             assert shown[f"v{index[id(v)]}"] == S.fmt_array(v.grad), v
+
+
+def test_each_step_runs_only_after_every_user_of_its_node() -> None:
+    """Independent of the engine's ordering code: a node's rule may run only once its gradient is complete,
+    i.e. after the rules of all the nodes that use it; every node that gets a gradient runs exactly once."""
+    c = _scalar_cost([2, 3, 2], 1, "cross-entropy")
+    tr = _trace(c)
+    steps = _blob(viz.animate_backward(c).html)["steps"]
+    when = {int(s[0][0][1:]): k for k, s in enumerate(steps)}
+    assert len(when) == len(steps) == sum(1 for ins in tr.inputs if ins)   # every op node, once
+    assert when[tr.root] == 0
+    for user, ins in enumerate(tr.inputs):
+        for j in ins:
+            if j in when:
+                assert when[user] < when[j], (tr.nodes[user].op, tr.nodes[j].name or tr.nodes[j].op)
+
+
+def test_rule_texts_use_the_nodes_own_names_and_values() -> None:
+    c = _scalar_cost([2, 3, 1], 0, "quadratic")
+    blob = _blob(viz.animate_backward(c).html)
+    rules = [blob["rules"][s[1]] for s in blob["steps"]]
+    tr = _trace(c)
+    w = next(v for v in tr.nodes if v.name == "layers.1.neurons.0.weights.0")     # w³₁₁, times a²₁
+    a = next(v for v in tr.nodes if v.name == "a2_1")
+    text = f"∂(w³₁₁·a²₁)/∂w³₁₁ = a²₁ = {S.fmt_number(a.data)},  ∂(w³₁₁·a²₁)/∂a²₁ = w³₁₁ = {S.fmt_number(w.data)}"
+    assert any(r.startswith(text) for r in rules)
+    assert not any("∂(a·b)" in r for r in rules)
+    assert any(r.startswith("∂(a³₁ − y₁)/∂a³₁ = 1") for r in rules)      # the operands in their order: a − y
+
+
+def test_one_example_is_not_called_a_mean() -> None:
+    blob = _blob(viz.animate_backward(_tensor_cost()).html)
+    rules = [blob["rules"][s[1]] for s in blob["steps"]]
+    assert "here m = 1: one example" in rules[0]
+    assert all("mini-batch" not in r for r in rules[2::2])       # the layer steps: one example, nothing averaged
+    z3 = blob["steps"][2]                                          # δ³ of one example: its 10 values in full
+    assert z3[5].startswith("(10) [") or z3[5].startswith("1×10 [")
+    assert len(z3[5].split(",")) == 10
+    z2 = blob["steps"][4]
+    assert "(one example) · mean of its 30 elements" in z2[5]
+
+
+@pytest.mark.parametrize("a, b", [(0.0, -0.5), (-2.0, 0.5), (0.0, 2.0), (3.0, 0.0), (-1.5, 3.0)])
+def test_rule_texts_of_powers_and_quotients_at_awkward_points_never_raise(a, b) -> None:
+    """The arithmetic in a step's text is numpy's: 0^(−½), (−2)^½ and x/0 write inf or nan, not a traceback."""
+    x, p = Value(a, name="x"), Value(b, name="p")
+    with np.errstate(all="ignore"):
+        for out in (x ** p, x / p, p / x):
+            c = out * 1.0
+            blob = _blob(viz.animate_backward(c).html)
+            assert len(blob["steps"]) == 2
+            text = blob["rules"][blob["steps"][1][1]]
+            assert text.startswith("∂(x^p)/∂x = " if out.op == "**" else "∂(x/p)/∂x = 1/p = " if out._a is x
+                                   else "∂(p/x)/∂p = 1/x = ")

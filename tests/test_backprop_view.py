@@ -153,3 +153,51 @@ def test_report_renders_as_an_html_table_with_the_rows_of_check():
     assert first[:2] == ["2", "δ (BP1/BP2)"] and first[-1] == "yes"
     assert first[3] == f"{report.rows[0].max_rel:.3e}"
     assert "agreement: all within tolerance" in page
+
+
+def _boxes(graph, tmp_path, name="boxes.svg") -> dict[str, str]:
+    """Node title → its text, one line per SVG text element joined by spaces."""
+    root = ET.fromstring(viz.render(graph, tmp_path / name).read_bytes())
+    return {g.findtext(SVG + "title"): " ".join((t.text or "").strip() for t in g.iter(SVG + "text"))
+            for g in root.iter(SVG + "g") if g.get("class") == "node"}
+
+
+def _vector(v) -> str:
+    return ", ".join(f"{float(e):.3g}" for e in v).replace("-", "−").replace("e−", "e-")
+
+
+@pytest.mark.parametrize("layout", ["wide", "compact"])
+def test_each_box_shows_its_own_layers_equation_and_numbers(layout, tmp_path):
+    """Every gradient box names the equation of its own layer and shows that layer's numbers, computed
+    independently by the closed form: a label shifted by one layer, or a value taken from the wrong
+    quantity, fails here."""
+    net, x, label = network("quadratic"), np.random.default_rng(2).random(4), 0
+    boxes = _boxes(viz.draw_backprop(net, x, label, "quadratic", layout=layout), tmp_path)
+    ref = closed_form.backprop(net.weights, net.biases, x, np.array([label]), "quadratic")
+    last = len(SIZES)
+    for i, l in enumerate(range(2, last + 1)):
+        s, below = "²³⁴"[i], "¹²³"[i]
+        assert boxes[f"d{l}"].startswith(f"δ{s} = ∂C/∂z{s} BP{1 if l == last else 2} δ{s} = ")
+        assert f"[{_vector(ref.deltas[i][0])}]" in boxes[f"d{l}"]
+        assert boxes[f"gb{l}"].startswith(f"∂C/∂b{s} BP3 ∂C/∂b{s}ⱼ = δ{s}ⱼ")
+        assert f"[{_vector(ref.nabla_b[i])}]" in boxes[f"gb{l}"]
+        assert boxes[f"gw{l}"].startswith(f"∂C/∂w{s} BP4 ∂C/∂w{s}ⱼₖ = a{below}ₖ δ{s}ⱼ")
+        mean = f"{float(ref.nabla_w[i].mean()):.4f}".replace("-", "−")
+        assert f"· mean {mean}" in boxes[f"gw{l}"]
+        assert f"[{_vector(ref.zs[i][0])}]" in boxes[f"z{l}"]
+    legend = boxes["legend"]
+    assert "·····" in legend and "read by an equation: aˡ⁻¹ by BP4, wˡ⁺¹ by BP2" in legend   # the dotted lines
+
+
+def test_compact_layout_is_narrower_and_the_norm_is_drawn_in_a_font_that_has_it(tmp_path):
+    net, x = network("quadratic"), np.random.default_rng(1).random(4)
+    widths = {}
+    for layout in ("wide", "compact"):
+        graph = viz.draw_backprop(net, x, 1, "quadratic", layout=layout)
+        root = ET.fromstring(viz.render(graph, tmp_path / f"{layout}.svg").read_bytes())
+        widths[layout] = float(root.get("width").removesuffix("pt"))
+        norm = [t for t in root.iter(SVG + "text") if "‖" in (t.text or "")]
+        assert norm and all(t.get("font-family") == "DejaVu Sans" for t in norm)   # not Helvetica's 'll'
+    assert widths["compact"] < 0.7 * widths["wide"]
+    with pytest.raises(ValueError, match="layout must be one of wide, compact"):
+        viz.draw_backprop(net, x, 1, "quadratic", layout="tall")

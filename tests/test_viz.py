@@ -534,3 +534,113 @@ def test_the_library_never_imports_viz():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.stdout.strip() == "False", done.stderr
+
+
+# ---- any user text renders as text (issue 19, class 8) ----------------------------------------------------
+_XLINK = "{http://www.w3.org/1999/xlink}title"
+_NASTY_NAMES = ["a\\b", "\\", "\\N", "<b>x</b>", "</script>", 'say "hi"', "{w|<p>}", "\\\"", "a\nb", "", "  "]
+
+
+def _tooltips(svg: bytes) -> list[str]:
+    """The SVG's tooltips; Graphviz writes a run of spaces as space + no-break spaces."""
+    return [a.get(_XLINK).replace("\xa0", " ") for a in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}a")
+            if a.get(_XLINK)]
+
+
+def _render_named(names: list[str], op_name: str, rankdir: str = "LR") -> bytes:
+    """x·w + b with the given names, through a custom op named `op_name`, rendered by the real `dot`."""
+    from tests._ops import Softplus
+    x, w, b = (Value(v, requires_grad=True, name=n) for v, n in zip((1.5, -0.5, 0.25), names))
+    u = x * w + b
+    u.name = names[3]
+    c = type(op_name, (Softplus,), {}).apply(u) if op_name.isidentifier() else u.tanh()
+    if not op_name.isidentifier():          # a class name must be an identifier: give the symbol directly
+        c._rule = type("Rule", (), {"symbol": op_name, "__call__": staticmethod(lambda out, g: None)})()
+    c.name = names[4]
+    return draw_svg(viz.draw_graph(c, rankdir=rankdir))
+
+
+def _shown(name: str) -> str:
+    """How a name reads in the SVG: control characters as their pictures, no-break spaces as spaces."""
+    return _style.visible(name).replace("\xa0", " ")
+
+
+def draw_svg(graph) -> bytes:
+    return graph.pipe(format="svg")
+
+
+@pytest.mark.parametrize("name", _NASTY_NAMES)
+def test_names_with_dot_syntax_render_as_written(name):
+    svg = _render_named([name] * 5, name or "op")          # a syntax error would raise CalledProcessError
+    if name and "\\" not in name:  # no tooltip with a backslash: Graphviz expands it a varying number of times
+        assert _shown(name) in _tooltips(svg)
+    text = "".join(t.text or "" for t in ET.fromstring(svg).iter(SVG + "text")).replace("\xa0", " ")
+    assert _shown(name).strip() in text
+
+
+@given(st.lists(st.text(max_size=12), min_size=5, max_size=5), st.text(min_size=1, max_size=8),
+       st.sampled_from(["LR", "TB"]))
+def test_any_text_as_names_and_op_names_renders_through_dot(names, op_name, rankdir):
+    svg = _render_named(names, op_name, rankdir)
+    tips = _tooltips(svg)
+    for name in names:
+        if name and "\\" not in name:
+            assert _shown(name) in tips, name
+    assert all(tip in {_shown(n) for n in names} or re.fullmatch(r"v\d+", tip) for tip in tips)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_network_with_an_inf_or_nan_weight_is_drawn_and_labelled(bad, tmp_path):
+    net = nn.MLP([2, 3, 1], seed=0)
+    net.layers[0].weight.data[1, 0] = bad                     # w²₂₁
+    net.layers[1].bias.data[0] = bad
+    pic = draw(viz.draw_network(net), tmp_path)
+    svg = "\n".join(t.text or "" for t in pic.root.iter(SVG + "text"))
+    word = "NaN" if np.isnan(bad) else ("+inf" if bad > 0 else "−inf")
+    assert f"w²₂₁ = {word}" in svg
+    widths = [float(e.get("stroke-width", 1)) for e in pic.root.iter(SVG + "path")]
+    assert max(widths) <= 3.0 + 1e-9                           # the finite weights keep their scale
+
+
+@pytest.mark.parametrize("op, symbol", [(lambda a, y: a - y, "a − b"), (lambda a, y: a / y, "a ÷ b"),
+                                        (lambda a, y: a ** y, "aᵇ")])
+def test_non_commutative_ops_show_which_operand_is_which(op, symbol, tmp_path):
+    y = Value(2.0, requires_grad=False, name="y")
+    a = Value(0.5, requires_grad=True, name="a")
+    out = op(a, y)
+    pic = draw(viz.draw_graph(out), tmp_path)
+    opnode = next(o for o in pic.named("o"))
+    assert pic.nodes[opnode] == [symbol]
+    which = {}
+    for g in pic.root.iter(SVG + "g"):
+        if g.get("class") == "edge":
+            tail, head = g.findtext(SVG + "title").replace("&#45;", "-").split("->")
+            if head == opnode:
+                which[pic.nodes[tail][0]] = [t.text for t in g.iter(SVG + "text")]
+    assert which == {"a": ["a"], "y": ["b"]}
+
+
+def test_a_classifiers_output_neurons_are_labelled_by_class_others_by_the_books_j(tmp_path):
+    net = nn.MLP([64, 30, 10], seed=0)
+    by_class = draw(viz.draw_network(net, label=3, prediction=5), tmp_path, "a.svg")
+    outputs = sorted(by_class.named("n2_"), key=lambda t: int(t.split("_")[1]))
+    assert [by_class.nodes[t][0] for t in outputs] == [str(c) for c in range(10)]   # digit c is neuron c
+    assert any("by class 0–9 (neuron j = class + 1)" in line for line in by_class.nodes["title2"])
+    assert by_class.nodes["mark3"] == ["label: class 3 (the book's neuron j = 4)"]
+    plain = draw(viz.draw_network(net), tmp_path, "b.svg")
+    assert [plain.nodes[t][0] for t in outputs] == [str(j) for j in range(1, 11)]  # the book's j from 1
+    assert [plain.nodes[f"n1_{j}"][0] for j in range(3)] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("prefix", ['<b>"x"</b>', "a\\b{|}", "</script>\n"])
+def test_collapsed_group_and_cluster_labels_escape_their_names(prefix):
+    """Names with dots define groups (drawn as nodes inside clusters): their text reaches DOT escaped too."""
+    params = [Value(float(k), requires_grad=True, name=f"{prefix}.{k // 4}.p.{k}") for k in range(12)]
+    total = params[0]
+    for p in params[1:]:
+        total = total * p + 1.0
+    svg = draw_svg(viz.draw_graph(total, max_nodes=10))
+    root = ET.fromstring(svg)
+    assert any(g.get("class") == "cluster" for g in root.iter(SVG + "g"))
+    text = "".join(t.text or "" for t in root.iter(SVG + "text")).replace("\xa0", " ")
+    assert _shown(f"{prefix}.0").strip() in text

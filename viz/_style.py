@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import graphviz
 import numpy as np
 
 FONT = "Helvetica,Arial,sans-serif"  # SVG viewers fall back along the list; Graphviz's fontconfig does too
@@ -21,6 +22,7 @@ GROUP_FILL = "#e3f4e1"     # a collapsed group (a neuron, a layer)
 SUMMARY_FILL = "#fff6d6"   # a collapsed chain, subtree or depth band
 LINE = "#495057"           # outlines and edges
 MUTED = "#868e96"          # secondary text
+ORDER_LABEL = "#862e9c"    # the a / b on the input edges of an op whose operands' order matters (a − b)
 
 POSITIVE = "#2f6fdf"       # a positive weight
 NEGATIVE = "#e03131"       # a negative weight
@@ -33,6 +35,28 @@ EDGE_ATTR = {"fontname": FONT, "fontsize": "9", "color": LINE, "arrowsize": "0.6
 CLUSTER_ATTR = {"style": "rounded,filled", "color": "#ced4da", "fillcolor": "#fcfcfd", "penwidth": "0.8",
                 "fontname": FONT, "fontsize": "9", "fontcolor": MUTED, "labeljust": "l", "labelloc": "t",
                 "margin": "8"}
+
+
+_CONTROL = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}   # \n → ␊, NUL → ␀, DEL → ␡ …
+
+
+def visible(text: str) -> str:
+    """User text with its control characters drawn as their Unicode pictures (␊ for a newline): a DOT
+    string keeps no newline, tab or NUL apart from escapes, and a label should show what the name holds."""
+    return str(text).translate(_CONTROL)
+
+
+def dot_text(text: str) -> str:
+    """User text for a plain DOT label, tooltip or xlabel: shown as written — backslashes (escString's
+    \\N, \\l …) and a '<…>' (an HTML-like label to the graphviz package) lose their special meaning."""
+    return graphviz.escape(visible(text))
+
+
+def dot_tooltip(text: str) -> str:
+    """A tooltip showing user text as written, or none: Graphviz expands a tooltip's backslash escapes
+    (\\N, \\G …) a version-dependent number of times (twice in 2.43), so text holding a backslash gets no
+    tooltip rather than a wrong one; the label shows it."""
+    return "" if "\\" in text else dot_text(text)
 
 
 def fmt_number(x: float) -> str:
@@ -61,7 +85,8 @@ def fmt_array(data: Any) -> str:
 def legend_label(title: str, rows: Sequence[tuple[str, str, str]]) -> str:
     """An HTML-like label: a small table of (fill colour, border style, text) rows under a title.
 
-    A fill of 'line:COLOUR' draws an arrow in that colour instead of a swatch, an empty fill no swatch;
+    A fill of 'line:COLOUR' draws an arrow in that colour instead of a swatch, 'dots:COLOUR' a dotted line,
+    an empty fill no swatch;
     the border style is '' (a thin outline) or 'bold' (a thick `SATURATED` border).
     """
     cells = []
@@ -70,6 +95,8 @@ def legend_label(title: str, rows: Sequence[tuple[str, str, str]]) -> str:
             swatch = f'<TD BGCOLOR="{fill}" BORDER="3" COLOR="{SATURATED}" WIDTH="18" HEIGHT="12"></TD>'
         elif fill.startswith("line:"):
             swatch = (f'<TD BORDER="0" WIDTH="18"><FONT COLOR="{fill[5:]}" POINT-SIZE="14"><B>⟶</B></FONT></TD>')
+        elif fill.startswith("dots:"):
+            swatch = f'<TD BORDER="0" WIDTH="18"><FONT COLOR="{fill[5:]}" POINT-SIZE="10"><B>·····</B></FONT></TD>'
         elif not fill:
             swatch = '<TD BORDER="0"></TD>'
         else:

@@ -73,14 +73,15 @@ def _layer_number(node: Value) -> int | None:
     return int(match.group(1)) + 2 if match else None
 
 
-def _bp_rule(l: int | None, first: bool, last: int | None) -> str:
-    """What a layer node's rule computes, as the book's equations (the texts `draw_backprop` labels its edges with)."""
+def _bp_rule(l: int | None, first: bool, last: int | None, batch: int = 1) -> str:
+    """What a layer node's rule computes, as the book's equations (the texts of `draw_backprop`'s gradient boxes)."""
     if l is None or last is None:
         return ("a layer z = a·wᵀ + b: ∂C/∂b = δ (BP3), ∂C/∂w = δᵀ a (BP4), and wᵀδ passes back to a "
                 "(BP2's first factor)")
     k, p = sup(l), sup(l - 1)
     text = (f"layer {l}: z{k} = w{k}a{p} + b{k}, and δ{k} = ∂C/∂z{k} is complete.  "
-            f"{equation_for('bias', l, last)}  ·  {equation_for('weight', l, last)}  (summed over the mini-batch)")
+            f"{equation_for('bias', l, last)}  ·  {equation_for('weight', l, last)}  "
+            f"{'(one example)' if batch == 1 else f'(summed over the mini-batch of {batch}: the cost is a mean)'}")
     if first:
         return text + f"  ·  a{p} = x is the input: no gradient flows further"
     return text + f"  ·  (w{k})ᵀδ{k} flows back to a{p}: the first factor of BP2"
@@ -94,16 +95,105 @@ def _activation_rule(op: str, l: int, last: int) -> str:
     return f"{equation_for('delta', l, last)}, the error of hidden layer {l};  {prime}"
 
 
-def _rule_text(node: Value, last_layer: int | None, first_layer: int | None) -> str:
+_NEURON = re.compile(r"z(\d+)_(\d+)")          # a scalar network's weighted input zˡⱼ (named by ScalarMLP)
+_PRIME = {"σ": lambda out: out * (1.0 - out), "tanh": lambda out: 1.0 - out * out,
+          "relu": lambda out: 1.0 if out > 0 else 0.0}   # the derivative from the activation's output
+
+
+def _scalar_activation_rule(node: Value, last: int) -> str | None:
+    """A scalar network's σ (tanh, relu) on zˡⱼ: BP1 or BP2 for that one neuron, with its arithmetic, e.g.
+    'BP1: δ³₁ = ∂C/∂a³₁ · σ′(z³₁);  σ′(-3.8164) = 0.0211;  -0.9785 × 0.0211 = -0.0206'."""
+    z = node._a
+    m = _NEURON.fullmatch(z.name or "") if z is not None else None
+    if m is None or type(node.data) is not float or type(node.grad) is not float:
+        return None
+    l, j = int(m[1]), int(m[2])
+    L, J, f = sup(l), S.sub(j), node.op
+    slope = _PRIME[f](node.data)
+    arithmetic = (f"{f}′({S.fmt_number(z.data)}) = {S.fmt_number(slope)};  "
+                  f"{S.fmt_number(node.grad)} × {S.fmt_number(slope)} = {S.fmt_number(node.grad * slope)}")
+    if l == last:
+        return f"BP1: δ{L}{J} = ∂C/∂a{L}{J} · {f}′(z{L}{J}), the output neuron's error;  {arithmetic}"
+    return (f"BP2: δ{L}{J} = (Σₖ w{sup(l + 1)}ₖ{J} δ{sup(l + 1)}ₖ) · {f}′(z{L}{J}) — the sum is ∂C/∂a{L}{J}, complete "
+            f"now;  {arithmetic}")
+
+
+def _operands(node: Value) -> tuple[list[str], str]:
+    """The inputs' names for a rule text — the book's name, a constant's value, or u, v for an unnamed op
+    node — and the note saying what u and v are."""
+    names, notes = [], []
+    for v in node._prev:
+        if v.name:
+            names.append(S.book_name(v.name))
+        elif v._a is None and type(v.data) is float:
+            names.append(f"{v.data:g}")
+        else:
+            names.append("uv"[len(notes)] if len(notes) < 2 else "w")
+            notes.append(f"{names[-1]} = the {v.op} node ({S.fmt_array(v.data)})")
+    return names, ("  (" + ", ".join(notes) + ")" if notes else "")
+
+
+def _binary_rule(node: Value) -> str | None:
+    """+, ×, −, ÷ and ** of two scalars, in the inputs' own names and values:
+    '∂(w³₁₁·a²₁)/∂w³₁₁ = a²₁ = 0.7939,  ∂(w³₁₁·a²₁)/∂a²₁ = w³₁₁ = -1.2654'."""
+    ins = node._prev
+    if node.op not in ("+", "×", "−", "÷", "**") or len(ins) != 2 or any(type(v.data) is not float for v in ins):
+        return None
+    (A, B), note = _operands(node)
+    a, b = np.float64(ins[0].data), np.float64(ins[1].data)   # numpy floats: 1/0 is inf, (−1)^0.5 nan, never raise
+    n = S.fmt_number
+    if node.op == "+":
+        e, da, db = f"{A} + {B}", "1", "1"
+    elif node.op == "×":
+        e, da, db = f"{A}·{B}", _valued(B, b), _valued(A, a)
+    elif node.op == "−":
+        e, da, db = f"{A} − {B}", "1", "−1"
+    else:
+        with np.errstate(all="ignore"):
+            if node.op == "÷":
+                e, da, db = f"{A}/{B}", f"1/{B} = {n(1 / b)}", f"−{A}/{B}² = {n(-a / b ** 2)}"
+            else:   # the engine's own values at a base of 0: d(0ᵖ)/dp = 0 for p > 0
+                e, da = f"{A}^{B}", f"{B}·{A}^({B} − 1) = {n(b * a ** (b - 1)) if b != 0 else '0'}"
+                db = f"{A}^{B}·ln {A} = {n(node.data * np.log(a)) if a != 0 else '0' if b > 0 else 'nan'}"
+    parts = [f"∂({e})/∂{X} = {d}" for X, d, v in ((A, da, ins[0]), (B, db, ins[1])) if v.requires_grad]
+    return ",  ".join(parts) + f": each input gets g × its derivative{note}"
+
+
+def _valued(name: str, x: float) -> str:
+    """'a²₁ = 0.7939', or just '0.5' for a constant written by its value."""
+    return name if name == f"{float(x):g}" else f"{name} = {S.fmt_number(x)}"
+
+
+def _panel_value(g: Any) -> str:
+    """A gradient for the step panel: a scalar, up to 10 elements in full, else shape and mean — for one
+    example's vector said to be the mean of its elements (no mini-batch is averaged)."""
+    if type(g) is float or np.ndim(g) == 0 or np.size(g) == 0:
+        return S.fmt_array(g)
+    g = np.asarray(g)
+    if g.size <= 10:
+        return f"{S.fmt_shape(g.shape)} [{', '.join(S.fmt_number(x) for x in g.ravel())}]"
+    if g.ndim == 1 or g.shape[0] == 1:
+        return f"{S.fmt_shape(g.shape)} (one example) · mean of its {g.size:,} elements {S.fmt_number(float(g.mean()))}"
+    return S.fmt_array(g)
+
+
+def _rule_text(node: Value, last_layer: int | None, first_layer: int | None, batch: int = 1) -> str:
     op = node.op
     if op == "linear":
         l = _layer_number(node)
-        return _bp_rule(l, l is not None and l == first_layer, last_layer)
+        return _bp_rule(l, l is not None and l == first_layer, last_layer, batch)
     if op in _ACTIVATION_PRIME and node._a is not None and node._a.op == "linear":
         l = _layer_number(node._a)
         if l is not None and last_layer is not None:
             return _activation_rule(op, l, last_layer)
-    return _LOCAL.get(op, f"the backward rule of {op or 'this op'}")
+    if op in _ACTIVATION_PRIME and last_layer is not None and (text := _scalar_activation_rule(node, last_layer)):
+        return text
+    if text := _binary_rule(node):
+        return text
+    text = _LOCAL.get(op, f"the backward rule of {op or 'this op'}")
+    if "/m" in text or "(1/m)" in text or "/(m" in text:
+        text += f"  — here m = 1: one example" if batch == 1 else f"  — here m = {batch}"
+    return text
 
 
 # ---- running backward() step by step --------------------------------------------------------------------
@@ -111,7 +201,8 @@ def _rule_text(node: Value, last_layer: int | None, first_layer: int | None) -> 
 class _Step:
     node: int                        # trace index of the node whose rule runs
     grad: str                        # ∂C/∂node, formatted
-    updates: list[tuple[int, str]]   # (trace index, gradient after the rule) for each input that got one
+    updates: list[tuple[int, str, str]]   # (trace index, gradient after the rule, its panel text) per input
+    panel: str = ""                  # ∂C/∂node as the step panel writes it
 
 
 def _run_backward(root: Value, index: dict[int, int]) -> list[_Step]:
@@ -123,8 +214,9 @@ def _run_backward(root: Value, index: dict[int, int]) -> list[_Step]:
         if node.grad is None:  # nothing flows into it: backward() skips it too
             continue
         node._rule(node, node.grad)
-        updates = [(index[id(p)], S.fmt_array(p.grad)) for p in node._prev if p.requires_grad and p.grad is not None]
-        steps.append(_Step(index[id(node)], S.fmt_array(node.grad), updates))
+        updates = [(index[id(p)], S.fmt_array(p.grad), _panel_value(p.grad)) for p in node._prev
+                   if p.requires_grad and p.grad is not None]
+        steps.append(_Step(index[id(node)], S.fmt_array(node.grad), updates, _panel_value(node.grad)))
     return steps
 
 
@@ -184,6 +276,7 @@ def animate_backward(root: Value, path: str | os.PathLike | None = None, *, rank
                 v.grad = None              # leaf gradients are shown from zero
         steps = _run_backward(root, index)
         graph = draw_graph(root, rankdir=rankdir, max_nodes=max_nodes)   # the final gradients fill the boxes
+        data = _data(tr, layout, steps)    # the rule texts read each node's complete gradient
     finally:
         for v, g in zip(tr.nodes, saved):
             v.grad = g
@@ -191,7 +284,7 @@ def animate_backward(root: Value, path: str | os.PathLike | None = None, *, rank
         svg = graph.pipe(format="svg").decode("utf-8")
     except graphviz.ExecutableNotFound as exc:
         raise GraphvizNotFoundError(INSTALL_HINT) from exc
-    page = _page(_inline_svg(svg), _data(tr, layout, steps), title or f"backward pass of {root.name or 'the output'}")
+    page = _page(_inline_svg(svg), data, title or f"backward pass of {root.name or 'the output'}")
     animation = BackwardAnimation(page, len(steps))
     return animation if path is None else animation.save(path)
 
@@ -207,6 +300,10 @@ def _data(tr: Any, layout: Any, steps: list[_Step]) -> dict:
 
     layers = [l for v in tr.nodes if v.op == "linear" and (l := _layer_number(v)) is not None]
     last, first = (max(layers), min(layers)) if layers else (None, None)
+    if not layers:   # a scalar network: its layers are in the names zˡⱼ
+        layers = [int(m[1]) for v in tr.nodes if (m := _NEURON.fullmatch(v.name or ""))]
+        last = max(layers, default=None)
+    batch = next((np.shape(v.data)[0] if np.ndim(v.data) == 2 else 1 for v in tr.nodes if v.op == "linear"), 1)
     rules: dict[str, int] = {}
     first_grad: dict[str, int] = {}
     out = []
@@ -215,14 +312,14 @@ def _data(tr: Any, layout: Any, steps: list[_Step]) -> dict:
         if k == 1:
             for t in drawn(s.node):
                 first_grad.setdefault(t, 1)
-        for j, _ in s.updates:
+        for j, *_ in s.updates:
             for t in drawn(j):
                 first_grad.setdefault(t, k)
-        rule = rules.setdefault(_rule_text(v, last, first), len(rules))
+        rule = rules.setdefault(_rule_text(v, last, first, batch), len(rules))
         u = unit[s.node]
         where = "" if u == ALONE else f" (inside {layout.keys[u] or 'a collapsed ' + layout.kinds[u]} node)"
-        gets = [[f"v{j}" if unit[j] == ALONE else "", _describe(tr.nodes[j], j), g] for j, g in s.updates]
-        out.append([drawn(s.node), rule, _describe(v, s.node) + where, s.grad, gets])
+        gets = [[f"v{j}" if unit[j] == ALONE else "", _describe(tr.nodes[j], j), g, text] for j, g, text in s.updates]
+        out.append([drawn(s.node), rule, _describe(v, s.node) + where, s.grad, gets, s.panel])
     return {"steps": out, "rules": list(rules), "first": first_grad,
             "grads": [f"v{i}" for i in range(len(tr.nodes)) if unit[i] == ALONE]}
 
@@ -234,8 +331,18 @@ def _inline_svg(svg: str) -> str:
     return re.sub(r"<!--.*?-->\n?", "", svg, flags=re.DOTALL)
 
 
+_SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                                "\u2029": "\\u2029"})
+
+
+def _script_json(data: dict) -> str:
+    """JSON that is inert inside <script>, whatever the names hold: no '<' (so no '</script', '<!--' or
+    '<script'), '>' or '&', and U+2028/2029 escaped too; JSON.parse reads the \\u escapes back as the text."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_UNSAFE)
+
+
 def _page(svg: str, data: dict, title: str) -> str:
-    blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    blob = _script_json(data)
     head, rest = _TEMPLATE.replace("__TITLE__", html.escape(title)).split("__SVG__")
     middle, tail = rest.split("__DATA__")
     return head + svg + middle + blob + tail
@@ -346,22 +453,25 @@ __SVG__
     panel.textContent = "";
     panel.appendChild(el("div", "", "Step " + K + ": the backward rule of " + step[2] + " runs"));
     panel.appendChild(el("div", "rule", D.rules[step[1]]));
-    panel.appendChild(el("div", "", "its gradient, complete now: ∂C/∂(" + step[2].split(" (inside")[0] + ") = " + step[3]));
+    panel.appendChild(el("div", "", "its gradient, complete now: ∂C/∂(" + step[2].split(" (inside")[0] + ") = " +
+      step[5]));
     var ul = el("ul");
-    step[4].forEach(function (u) { ul.appendChild(el("li", "", "∂C/∂(" + u[1] + ") = " + u[2] +
+    step[4].forEach(function (u) { ul.appendChild(el("li", "", "∂C/∂(" + u[1] + ") = " + u[3] +
       (u[0] ? "" : "  (collapsed)"))); });
     if (!step[4].length) ul.appendChild(el("li", "muted", "no input needs a gradient"));
     panel.appendChild(el("div", "muted", "its inputs now hold:"));
     panel.appendChild(ul);
     var params = parseHash(); params.step = String(K);
     var hash = "#" + Object.keys(params).map(function (k) { return k + "=" + params[k]; }).join("&");
-    if (location.hash !== hash) history.replaceState(null, "", hash);
     var box = document.getElementById("graph"), node = nodes[step[0][0]];
     if (node) {                            // keep the running node in view (within the graph's own scroll box)
       var r = node.getBoundingClientRect(), c = box.getBoundingClientRect();
       if (r.top < c.top || r.bottom > c.bottom) box.scrollTop += (r.top + r.bottom - c.top - c.bottom) / 2;
       if (r.left < c.left || r.right > c.right) box.scrollLeft += (r.left + r.right - c.left - c.right) / 2;
     }
+    // the step in the URL, where the page may change it: inside Jupyter's <iframe srcdoc> (about:srcdoc)
+    // replaceState throws a SecurityError, and the player works on without it
+    if (location.hash !== hash) { try { history.replaceState(null, "", hash); } catch (e) { /* not allowed */ } }
   }
 
   function parseHash() {

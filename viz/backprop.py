@@ -163,10 +163,21 @@ def _summary(data: np.ndarray, single: bool) -> list[str]:
     return [f"{shape} · mean {number(data.mean())}", f"min {number(data.min())} · max {number(data.max())}"]
 
 
-def _label(title: str, lines: Sequence[str], code: str = "", checks: Sequence[tuple[str, float, bool]] = ()) -> str:
-    """An HTML-like label: a bold title, value lines, the code path in grey, and measured errors coloured."""
-    rows = [f'<TR><TD ALIGN="LEFT"><B>{html.escape(title)}</B></TD></TR>']
-    rows += [f'<TR><TD ALIGN="LEFT">{html.escape(line)}</TD></TR>' for line in lines]
+def _html(text: str) -> str:
+    """Text for an HTML-like label; '‖' (the norm) in DejaVu Sans, since Helvetica's look-alikes draw it as 'll'."""
+    return html.escape(text).replace("‖", '<FONT FACE="DejaVu Sans">‖</FONT>')
+
+
+def _label(title: str, lines: Sequence[str], code: str = "", checks: Sequence[tuple[str, float, bool]] = (),
+           equation: Equation | None = None) -> str:
+    """An HTML-like label: a bold title, the equation that computes it (orange, as the backward arrows),
+    value lines, the code path in grey, and measured errors coloured."""
+    rows = [f'<TR><TD ALIGN="LEFT"><B>{_html(title)}</B></TD></TR>']
+    if equation is not None:
+        note = f' <FONT POINT-SIZE="8">({_html(equation.note)})</FONT>' if equation.note else ""
+        rows.append(f'<TR><TD ALIGN="LEFT"><FONT COLOR="{BACKWARD}"><B>{equation.tag}</B> {_html(equation.formula)}'
+                    f'{note}</FONT></TD></TR>')
+    rows += [f'<TR><TD ALIGN="LEFT">{_html(line)}</TD></TR>' for line in lines]
     for what, err, ok in checks:
         rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="{GOOD if ok else BAD}">'
                     f'{html.escape(what)} {err:.1e}{"" if ok else "  ✗"}</FONT></TD></TR>')
@@ -194,14 +205,10 @@ def _checks(report: compare.GradientReport, layer: int, delta_tag: str) -> dict[
     return found
 
 
-def _edge_label(eq: Equation) -> str:
-    note = f'<BR/><FONT POINT-SIZE="8">{html.escape(eq.note)}</FONT>' if eq.note else ""
-    return f'<<FONT COLOR="{BACKWARD}"><B>{eq.tag}</B> {html.escape(eq.formula)}{note}</FONT>>'
-
-
 # ---- the picture -------------------------------------------------------------------------------------
+_LAYOUTS = {"wide": "LR", "compact": "TB"}   # the layout's name → the forward pass's direction
 def draw_backprop(net: MLP | ScalarMLP, x: Any, y: Any, cost: str = "quadratic", *,
-                  title: str | None = None, image: np.ndarray | None = None) -> graphviz.Digraph:
+                  title: str | None = None, image: np.ndarray | None = None, layout: str = "wide") -> graphviz.Digraph:
     """The forward pass and BP1–BP4 of `net` on (x, y) as a `graphviz.Digraph` (see the module docstring).
 
     `net` is a sigmoid `MLP` of any depth (a softmax output layer with ``cost='log-likelihood'``) or a
@@ -209,8 +216,12 @@ def draw_backprop(net: MLP | ScalarMLP, x: Any, y: Any, cost: str = "quadratic",
     Every gradient is annotated with its measured max relative error against BP1–BP4 and finite differences
     (`tinygrad_nn.compare_gradients`). Leaves the gradients of this example in the network's parameters.
     `title` replaces the first line of the picture's title (e.g. to name the example drawn); `image` (a 2-D
-    array of grey levels, e.g. the 8×8 digit that x is) is drawn small beside a¹.
+    array of grey levels, e.g. the 8×8 digit that x is) is drawn small beside a¹. `layout` 'wide' runs the
+    forward pass left to right (one column per layer: wide, for a screen); 'compact' runs it top to bottom,
+    about half as wide (for a README or a notebook cell). Each gradient box names the equation computing it.
     """
+    if layout not in _LAYOUTS:
+        raise ValueError(f"draw_backprop: layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
     net = _as_network(net)
     xa, ya, single, origin = _check_example(net, x, y, cost)
     pixels = S.check_image(image, "draw_backprop")
@@ -225,10 +236,11 @@ def draw_backprop(net: MLP | ScalarMLP, x: Any, y: Any, cost: str = "quadratic",
     view = "one example" if single or m == 1 else f"a mini-batch of m = {m}"
     head = title or f"backpropagation in the network {sizes} · {cost} cost · {view}"
     dot = graphviz.Digraph("backprop", graph_attr={
-        **S.GRAPH_ATTR, "rankdir": "LR", "nodesep": "0.25", "ranksep": "0.45", "newrank": "true", "forcelabels": "true",
-        "label": f"{head}\nforward: grey arrows (eq. 25) · backward: orange dashed arrows, each labelled with "
-                 f"the equation that computes it\nevery gradient is autodiff's, with its measured max relative "
-                 f"error against BP1–BP4 (closed form) and finite differences",
+        **S.GRAPH_ATTR, "rankdir": _LAYOUTS[layout], "nodesep": "0.25", "ranksep": "0.45", "newrank": "true",
+        "forcelabels": "true",
+        "label": f"{head}\nforward: grey arrows (eq. 25) · backward: orange dashed arrows, each gradient box "
+                 f"naming the equation that computes it\nevery gradient is autodiff's, with its measured max "
+                 f"relative error against BP1–BP4 (closed form) and finite differences",
         "labelloc": "t", "labeljust": "l", "fontsize": "12"},
         node_attr={**S.NODE_ATTR, "shape": "box", "style": "rounded,filled", "margin": "0.08,0.04"},
         edge_attr=S.EDGE_ATTR)
@@ -270,22 +282,21 @@ def draw_backprop(net: MLP | ScalarMLP, x: Any, y: Any, cost: str = "quadratic",
             col.node(f"z{l}", _label(f"z{L} = w{L}a{sup(l - 1)} + b{L}", _summary(zs[i].data, single), f"zs[{i}]"),
                      fillcolor=S.VALUE_FILL)
             col.node(f"d{l}", _label(f"δ{L} = ∂C/∂z{L}", [what, *_summary(deltas[i], single)],
-                                     f"{'' if single or m == 1 else 'm · '}zs[{i}].grad", checks["delta"]),
-                     fillcolor=GRAD_FILL)
-            col.node(f"gb{l}", _label(f"∂C/∂b{L}", _summary(layer.bias.grad, True),
-                                      f"layers.{i}.bias.grad", checks["bias"]), fillcolor=GRAD_FILL)
-            col.node(f"gw{l}", _label(f"∂C/∂w{L}", _summary(layer.weight.grad, False),
-                                      f"layers.{i}.weight.grad", checks["weight"]), fillcolor=GRAD_FILL)
+                                     f"{'' if single or m == 1 else 'm · '}zs[{i}].grad", checks["delta"],
+                                     equation_for("delta", l, last, cost, m)), fillcolor=GRAD_FILL)
+            col.node(f"gb{l}", _label(f"∂C/∂b{L}", _summary(layer.bias.grad, True), f"layers.{i}.bias.grad",
+                                      checks["bias"], equation_for("bias", l, last, cost, m)), fillcolor=GRAD_FILL)
+            col.node(f"gw{l}", _label(f"∂C/∂w{L}", _summary(layer.weight.grad, False), f"layers.{i}.weight.grad",
+                                      checks["weight"], equation_for("weight", l, last, cost, m)), fillcolor=GRAD_FILL)
             col.edge(f"z{l}", f"d{l}", style="invis")
         for src in (f"a{l - 1}", f"w{l}", f"b{l}"):
             dot.edge(src, f"z{l}")
         dot.edge(f"z{l}", f"a{l}")
         # the backward pass: BP1 or BP2 into δˡ, then BP3 and BP4 out of it
-        dot.edge("C" if l == last else f"d{l + 1}", f"d{l}",
-                 label=_edge_label(equation_for("delta", l, last, cost, m)), **back)
-        dot.edge(f"d{l}", f"gb{l}", xlabel=_edge_label(equation_for("bias", l, last, cost, m)), **back)
+        dot.edge("C" if l == last else f"d{l + 1}", f"d{l}", **back)
+        dot.edge(f"d{l}", f"gb{l}", **back)
         dot.edge(f"gb{l}", f"gw{l}", style="invis")
-        dot.edge(f"d{l}", f"gw{l}", label=_edge_label(equation_for("weight", l, last, cost, m)), **back)
+        dot.edge(f"d{l}", f"gw{l}", **back)
         dot.edge(f"a{l - 1}", f"gw{l}", **uses)              # BP4 uses aˡ⁻¹
         if l < last:
             dot.edge(f"w{l + 1}", f"d{l}", **uses)           # BP2 uses wˡ⁺¹
@@ -310,6 +321,7 @@ def _legend(ok: bool) -> str:
             (S.VALUE_FILL, "", "forward value zˡ, aˡ"), (S.OUTPUT_FILL, "", "output aᴸ, cost C"),
             (GRAD_FILL, "", "gradient: δˡ = ∂C/∂zˡ, ∂C/∂bˡ, ∂C/∂wˡ"),
             ("line:" + S.LINE, "", "forward pass"), ("line:" + BACKWARD, "", "backward pass: BP1–BP4"),
+            ("dots:" + BACKWARD, "", "read by an equation: aˡ⁻¹ by BP4, wˡ⁺¹ by BP2"),
             ("", "", "rel err: max |autodiff − reference| / max |reference|"),
             ("", "", "all gradients agree" if ok else "DISAGREEMENT: see the red errors")]
     return S.legend_label("legend", rows)

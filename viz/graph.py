@@ -54,6 +54,8 @@ _CHAIN_MIN = 3        # the shortest chain worth a summary node
 _RANKDIRS = ("LR", "RL", "TB", "BT")
 _PORTS = {"LR": ("e", "w"), "RL": ("w", "e"), "TB": ("s", "n"), "BT": ("n", "s")}   # an edge's tail and head side
 _METHOD = {"chain": "long chains", "subtree": "single-use subtrees", "band": "by depth"}
+# ops whose operands' order matters: the op node shows the formula, its input edges are labelled a and b
+_ORDERED = {"−": "a − b", "÷": "a ÷ b", "**": "aᵇ", "@": "a @ b"}
 
 
 @dataclass
@@ -260,16 +262,18 @@ def _plan(tr: _Trace, max_nodes: int) -> _Layout:
 
 # ---- drawing -----------------------------------------------------------------------------------------
 def _esc(text: str) -> str:
-    """Escape the characters that structure a record label."""
-    for ch in "\\{}|<>":
+    """Escape the characters that structure a record label (and a DOT string's quote), control characters
+    drawn visibly; a field of spaces only would vanish, so it shows as a visible space."""
+    text = S.visible(text)
+    for ch in "\\{}|<>\"":
         text = text.replace(ch, "\\" + ch)
-    return text
+    return text if text.strip() else text.replace(" ", "␣") or "␣"
 
 
 def _record(fields: list[str], rankdir: str) -> str:
     """A record label whose fields lie side by side whatever the direction of the graph."""
     body = " | ".join(_esc(f) for f in fields) or " "
-    return "{ " + body + " }" if rankdir in ("LR", "RL") else body
+    return graphviz.nohtml("{ " + body + " }" if rankdir in ("LR", "RL") else body)
 
 
 def _value_fill(is_root: bool, is_param: bool, is_const: bool) -> str:
@@ -333,7 +337,7 @@ def _draw_summaries(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir:
             clusters.setdefault(_container(key), []).append(k)
         else:
             where = f", {key}" if key else ""
-            dot.node(f"u{k}", f"… {count[k]:,} nodes{where}{_ops_text(ops[k])} …", shape="box",
+            dot.node(f"u{k}", S.dot_text(f"… {count[k]:,} nodes{where}{_ops_text(ops[k])} …"), shape="box",
                      style="rounded,dashed,filled", fillcolor=S.SUMMARY_FILL)
             fills.add(S.SUMMARY_FILL)
     taken: set[str] = set()
@@ -341,7 +345,7 @@ def _draw_summaries(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir:
         kinds = Counter(_group_kind(layout.keys[k]) for k in members)
         label = " · ".join([container or "model", ", ".join(_plural(n, kind) for kind, n in kinds.items())])
         with dot.subgraph(name=_cluster_name(container, taken)) as sub:
-            sub.attr(label=label, **S.CLUSTER_ATTR)
+            sub.attr(label=S.dot_text(label), **S.CLUSTER_ATTR)
             # dot's initial order within a rank runs against the declaration order in TB and BT (it is
             # rotated into reading order in LR and RL): declare the members so that they read in order
             for k in (members if rankdir in ("LR", "RL") else members[::-1]):
@@ -369,7 +373,7 @@ def _draw_values(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir: st
             fields.append(_grad_field(v))
         fill = _value_fill(i == tr.root, tr.is_param[i], tr.is_const[i])
         dot.node(f"v{i}", _record(fields, rankdir), shape="Mrecord", style="filled", fillcolor=fill,
-                 tooltip=v.name or "")
+                 tooltip=S.dot_tooltip(v.name or ""))
         fills.add(fill)
         target = _cost_target(v) if show_data else None
         if target is not None:  # the cost's second input: the target y, drawn as a constant
@@ -378,8 +382,10 @@ def _draw_values(dot: graphviz.Digraph, tr: _Trace, layout: _Layout, rankdir: st
             dot.edge(f"y{i}", f"o{i}")
             fills.add(S.INPUT_FILL)
         if not tr.is_leaf[i]:
-            dot.node(f"o{i}", v.op or "?", shape="ellipse", style="filled", fillcolor=S.OP_FILL,
-                     width="0.3", height="0.3", margin="0.05,0.02")
+            ordered = v.op in _ORDERED and len(tr.inputs[i]) == 2
+            dot.node(f"o{i}", S.dot_text(_ORDERED[v.op] if ordered else v.op or "?"), shape="ellipse", style="filled",
+                     fillcolor=S.OP_FILL, width="0.3", height="0.3", margin="0.05,0.02",
+                     **({"ordering": "in"} if ordered else {}))
             dot.edge(f"o{i}", f"v{i}")
             fills.add(S.OP_FILL)
     return fills
@@ -412,15 +418,20 @@ def _cost_target(v: Value) -> np.ndarray | None:
 def _draw_edges(dot: graphviz.Digraph, tr: _Trace, layout: _Layout) -> None:
     """Inputs → op node (or → summary node); edges inside a summary node are dropped, parallel ones merged."""
     unit = layout.unit
-    edges: dict[tuple[str, str], None] = {}
+    edges: dict[tuple[str, str], list[str]] = {}
     for i, ins in enumerate(tr.inputs):
         ui = unit[i]
-        for j in ins:
+        ordered = ui == ALONE and len(ins) == 2 and tr.nodes[i].op in _ORDERED
+        for j, operand in zip(ins, "ab" if ordered else [""] * len(ins)):
             uj = unit[j]
             if ui != ALONE and uj == ui:
                 continue
-            edges[(f"v{j}" if uj == ALONE else f"u{uj}", f"o{i}" if ui == ALONE else f"u{ui}")] = None
-    dot.edges(edges)
+            names = edges.setdefault((f"v{j}" if uj == ALONE else f"u{uj}", f"o{i}" if ui == ALONE else f"u{ui}"), [])
+            if ordered:
+                names.append(operand)
+    for (tail, head), names in edges.items():   # a − b: which input is a, which is b
+        dot.edge(tail, head, **({"headlabel": ", ".join(names), "labelfontcolor": S.ORDER_LABEL,
+                                 "labeldistance": "1.6", "labelangle": "30"} if names else {}))
 
 
 _LEGEND = [(S.PARAM_FILL, "parameter (leaf, requires grad)"), (S.INPUT_FILL, "input / constant / target y"),

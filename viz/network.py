@@ -18,6 +18,7 @@ After ``cost.backward()``, ``show_delta=True`` annotates each neuron with δ; gi
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,23 +96,33 @@ def _annotations(net: MLP, zs: Sequence[Value] | None, show_delta: bool) -> tupl
     return deltas, saturated
 
 
-def _layer_title(l: int, n_layers: int, n: int) -> str:
-    """The book numbers the input layer 1: 'layer 1 · input (64)', 'layer 2 · hidden (30)', 'layer 3 · output (10)'."""
+def _layer_title(l: int, n_layers: int, n: int, classes: bool = False) -> str:
+    """The book numbers the input layer 1: 'layer 1 · input (64)', 'layer 2 · hidden (30)', 'layer 3 · output (10)',
+    and an output layer labelled by class says so: 'layer 3 · output (10)\nby class 0–9 (neuron j = class + 1)'."""
     kind = "input" if l == 0 else "output" if l == n_layers else "hidden"
-    return f"layer {l + 1} · {kind} ({n:,})"
+    title = f"layer {l + 1} · {kind} ({n:,})"
+    return title + f"\nby class 0–{n - 1} (neuron j = class + 1)" if classes and l == n_layers else title
 
 
 def _edge_style(w: float, biggest: float, name: str) -> dict[str, str]:
-    """Blue for w > 0, red for w < 0; width and opacity grow with |w| / biggest."""
-    strength = abs(w) / biggest if biggest > 0 else 0.0
+    """Blue for w > 0, red for w < 0; width and opacity grow with |w| / biggest (the largest finite |w|).
+    A weight of ±inf is drawn at full width and a NaN as a grey dashed line, each labelled with its value."""
+    if math.isnan(w):
+        return {"color": S.MUTED, "style": "dashed", "penwidth": "1.5", "label": f"{name} = NaN",
+                "fontcolor": S.NEGATIVE, "tooltip": f"{name} = NaN"}
+    strength = min(1.0, abs(w) / biggest) if biggest > 0 else 1.0 if math.isinf(w) else 0.0
     alpha = round(64 + 191 * strength)
-    return {"color": f"{S.POSITIVE if w >= 0 else S.NEGATIVE}{alpha:02x}",
-            "penwidth": f"{0.4 + 2.6 * strength:.2f}", "tooltip": f"{name} = {w:.4g}"}
+    style = {"color": f"{S.POSITIVE if w >= 0 else S.NEGATIVE}{alpha:02x}",
+             "penwidth": f"{0.4 + 2.6 * strength:.2f}", "tooltip": f"{name} = {w:.4g}"}
+    if math.isinf(w):
+        style.update(label=f"{name} = {'+' if w > 0 else '−'}inf", fontcolor=S.NEGATIVE)
+    return style
 
 
 def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence[Value] | None = None,
                  max_neurons: int = 12, title: str | None = None, image: np.ndarray | None = None,
                  label: int | None = None, prediction: int | None = None,
+                 classes: bool | None = None,
                  highlight: tuple[int, int, int] | None = None) -> graphviz.Digraph:
     """Nielsen's diagram of `mlp`'s layers as a `graphviz.Digraph` (see the module docstring).
 
@@ -122,6 +133,9 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
     `title` adds a line to the picture's title (e.g. which example δ belongs to); `image`, a 2-D array of
     grey levels (the input as a picture, e.g. 8×8 or 28×28), is drawn small above the input layer; the
     output neurons of class `label` and of the `prediction` (0-based class numbers) are marked beside them.
+    With `classes` (by default: when `label` or `prediction` is given, or the output is a softmax) the output
+    neurons are labelled by their class 0, 1, … as the book labels the digits' outputs; the book's j (from 1)
+    stays in their tooltips, and every other neuron is numbered j from 1.
     `highlight=(l, j, k)` (the book's numbering) draws the one weight wˡⱼₖ thick and labelled, the others faint —
     chapter 2's picture of the index order: from neuron k of layer l − 1 to neuron j of layer l.
     """
@@ -144,6 +158,8 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
                                                   "nodesep": "0.12", "ranksep": "1.6", "label": heading, "forcelabels": "true",
                                                   "labelloc": "t", "fontsize": "13"},
                            node_attr=S.NODE_ATTR, edge_attr={**S.EDGE_ATTR, "arrowhead": "none"})
+    if classes is None:
+        classes = label is not None or prediction is not None or mlp.output_activation == "softmax"
     shown = [_shown(n, max_neurons) for n in sizes]
     fills = [S.INPUT_FILL] + [S.PARAM_FILL] * (n_layers - 1) + [S.OUTPUT_FILL]
     for l, (indices, hidden) in enumerate(shown):
@@ -153,20 +169,21 @@ def draw_network(mlp: MLP | ScalarMLP, *, show_delta: bool = False, zs: Sequence
             if l == 0 and pixels is not None:
                 col.node("image", S.image_label(pixels), shape="plaintext", margin="0", tooltip="the input image")
                 names.append("image")
-            col.node(f"title{l}", _layer_title(l, n_layers, sizes[l]), shape="plaintext", fontcolor=S.MUTED)
+            col.node(f"title{l}", _layer_title(l, n_layers, sizes[l], classes), shape="plaintext", fontcolor=S.MUTED)
             names.append(f"title{l}")
             for pos, j in enumerate(indices):
                 if hidden and pos == len(indices) // 2:
                     col.node(f"n{l}_more", f"… {hidden:,} more …", shape="plaintext", fontcolor=S.MUTED)
                     names.append(f"n{l}_more")
-                col.node(f"n{l}_{j}", **_neuron(mlp, l, j, fills[l], deltas, saturated))
+                col.node(f"n{l}_{j}", **_neuron(mlp, l, j, fills[l], deltas, saturated, classes and l == n_layers))
                 names.append(f"n{l}_{j}")
             for a, b in itertools.pairwise(names):
                 col.edge(a, b, style="invis")
     for l, layer in enumerate(mlp.layers):
         w = np.asarray(layer.weight.data)
         ins, outs = shown[l][0], shown[l + 1][0]
-        biggest = float(np.abs(w[np.ix_(outs, ins)]).max())
+        drawn = np.abs(w[np.ix_(outs, ins)])
+        biggest = float(drawn[np.isfinite(drawn)].max(initial=0.0))
         for j in outs:
             for k in ins:
                 style = _edge_style(float(w[j, k]), biggest, f"w{S.sup(l + 2)}{S.sub(j + 1, k + 1)}")
@@ -199,19 +216,22 @@ def _highlighted(style: dict[str, str], chosen: bool, w: float) -> dict[str, str
             "headlabel": f"{style['tooltip'].split(' = ')[0]} = {w:.3g}", "labeldistance": "9", "labelangle": "-8"}
 
 
-def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list) -> dict[str, str]:
-    """The attributes of neuron j of layer l (0 = the inputs)."""
+def _neuron(mlp: MLP, l: int, j: int, fill: str, deltas: list, saturated: list,
+            by_class: bool = False) -> dict[str, str]:
+    """The attributes of neuron j of layer l (0 = the inputs), numbered from 1 — or, `by_class`, by its class j."""
+    number = f"<B>{j}</B>" if by_class else str(j + 1)
     attrs = {"shape": "circle", "style": "filled", "fillcolor": fill, "fixedsize": "true",
              "width": "0.8" if l > 0 and deltas[0] is not None else "0.42",
-             "label": f"<<FONT POINT-SIZE=\"9\">{j + 1}</FONT>>"}
+             "label": f"<<FONT POINT-SIZE=\"9\">{number}</FONT>>"}
     if l == 0:
         attrs["tooltip"] = f"input x{S.sub(j + 1)} = a¹{S.sub(j + 1)}"
         return attrs
     bias = float(np.asarray(mlp.layers[l - 1].bias.data)[j])
-    tip = [f"layer {l + 1} neuron {j + 1}: a{S.sup(l + 1)}{S.sub(j + 1)}", f"b{S.sup(l + 1)}{S.sub(j + 1)} = {bias:.4g}"]
+    tip = [f"layer {l + 1} neuron {j + 1}: a{S.sup(l + 1)}{S.sub(j + 1)}" + (f" (class {j})" if by_class else ""),
+           f"b{S.sup(l + 1)}{S.sub(j + 1)} = {bias:.4g}"]
     delta, sat = deltas[l - 1], saturated[l - 1]
     if delta is not None:
-        attrs["label"] = (f"<<FONT POINT-SIZE=\"9\">{j + 1}</FONT><BR/>"
+        attrs["label"] = (f"<<FONT POINT-SIZE=\"9\">{number}</FONT><BR/>"
                           f"<FONT POINT-SIZE=\"8\">δ {delta[j]:+.2g}</FONT>>")
         tip.append(f"δ = {delta[j]:.4g}")
     if sat is not None and sat[j]:
@@ -228,7 +248,7 @@ def _mark_classes(dot: graphviz.Digraph, n_layers: int, shown: list[int], label:
         if j not in shown:
             continue
         marks = [word for word, c in (("label", label), ("network's prediction", prediction)) if c == j]
-        dot.node(f"mark{j}", f"{' = '.join(marks)}: class {j} (neuron {j + 1}: the book numbers neurons from 1)",
+        dot.node(f"mark{j}", f"{' = '.join(marks)}: class {j} (the book's neuron j = {j + 1})",
                  shape="plaintext", fontcolor=S.LINE)
         dot.edge(f"n{n_layers}_{j}", f"mark{j}", dir="back", arrowtail="normal", color=S.MUTED, style="dashed")
 
