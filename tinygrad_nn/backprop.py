@@ -159,8 +159,11 @@ def _check_cost(cost: str) -> None:
 
 
 def _targets(y: np.ndarray, m: int, n_out: int, layer: int, dtype: np.dtype) -> np.ndarray:
-    """y as an (m, n_out) array of `dtype`: one-hot rows pass through, integer labels are expanded."""
+    """y as an (m, n_out) array of `dtype`: one-hot rows pass through, integer labels are expanded; for one
+    output neuron, y (a number per example) is the target value itself."""
     y = np.asarray(y)
+    if n_out == 1 and y.shape in ((m,), () if m == 1 else (m,)) and y.dtype.kind in "fiub":  # one output neuron: y is its
+        return y.reshape(m, 1).astype(dtype)  # target value (0 means 0.0), never a class label
     if y.dtype.kind in "iu" and y.ndim <= 1:
         labels = y.reshape(-1)
         if labels.shape != (m,):
