@@ -348,3 +348,11 @@ def test_subprocess_error_exit_statuses(tmp_path: Path) -> None:
     check = _subprocess("check", "--sizes", "5,3", "--batch", "4", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert "Traceback" not in check.stderr
+
+
+def test_graph_help_names_the_command_it_was_run_as(capsys):
+    code, out, _ = run(capsys, "graph", "--help")
+    assert code == 0 and out.startswith("usage: tinygrad-nn graph ")
+    r = subprocess.run([sys.executable, "-m", "viz", "graph", "--help"], capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0 and r.stdout.startswith("usage: python -m viz graph "), r.stdout + r.stderr

@@ -14,16 +14,19 @@
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop (recording each layer's learning speed, ch. 5), model and history files; `plot.plot_history`:
   training curves (needs matplotlib, the `plot` extra); `perceptron`: chapter 1's NAND perceptron and adder.
+- `learning_speeds(net, x, y)`: each layer's speed of learning ‖∂C/∂bˡ‖ over a whole set (ch. 5);
+  `chain_gradient`: ch. 5's product σ′(zˡ) wˡ⁺¹ σ′(zˡ⁺¹) … ∂C/∂aᴸ for a chain network, beside the engine's.
 - `tinygrad_nn.testing` (import it by name; it needs hypothesis): strategies and gradient checkers for
   testing your own ops against finite differences and networks against BP1–BP4.
 - `__version__`: the version in pyproject.toml (from the installed metadata, or the source tree's file).
 """
-from . import backprop, data, functional, nn, optim, perceptron, plot, train
+from . import backprop, data, functional, nn, optim, perceptron, plot, train, vanishing
 from ._version import __version__
 from .compare import book_deltas, compare_gradients
 from .engine import Value, detect_anomaly, enable_grad, linear, no_grad
 from .function import Function
 from .gradcheck import gradcheck, gradgradcheck
+from .vanishing import chain_gradient, learning_speeds
 
 __all__ = [
            "Function",
@@ -31,6 +34,7 @@ __all__ = [
            "__version__",
            "backprop",
            "book_deltas",
+           "chain_gradient",
            "compare_gradients",
            "data",
            "detect_anomaly",
@@ -38,6 +42,7 @@ __all__ = [
            "functional",
            "gradcheck",
            "gradgradcheck",
+           "learning_speeds",
            "linear",
            "nn",
            "no_grad",
@@ -45,4 +50,5 @@ __all__ = [
            "perceptron",
            "plot",
            "train",
+           "vanishing",
 ]
