@@ -65,7 +65,8 @@ def ref_mean_cost(weights, biases, x, y, cost):
 
 
 def onehot(labels, k):
-    return np.eye(k)[labels]
+    """The targets y: one-hot rows, or for one output neuron the numbers themselves (its target values)."""
+    return np.asarray(labels, dtype=float)[:, None] if k == 1 else np.eye(k)[labels]
 
 
 def make_network(rng, sizes, scale):

@@ -72,7 +72,7 @@ def test_train_prints_epochs_and_a_good_test_accuracy(capsys: pytest.CaptureFixt
 
     # the history agrees with the printed final accuracy
     history = json.loads((tmp_path / "h.json").read_text())
-    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert [h["epoch"] for h in history] == [0, 1, 2, 3]   # epoch 0: the untrained network
     assert round(100 * history[-1]["test_accuracy"], 1) == accuracy
 
 
@@ -84,7 +84,7 @@ def test_train_history_csv_and_quiet(capsys: pytest.CaptureFixture, tmp_path: Pa
     assert len(out.strip().splitlines()) == 1
     with open(tmp_path / "h.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert all(0 <= float(r["test_accuracy"]) <= 1 for r in rows)
 
 

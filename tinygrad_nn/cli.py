@@ -300,7 +300,7 @@ def _train(args: argparse.Namespace) -> int:
               save_path=args.save, record_initial=True,
               progress=not args.quiet, on_epoch=lambda r: (history.append(r), report(r)))
     except (DivergenceError, KeyboardInterrupt) as exc:
-        if args.save and history:
+        if args.save and history[-1:] and history[-1].epoch >= 1:  # epoch 0 (the untrained network) is not saved
             print(f"tinygrad-nn: {args.save} keeps the model of epoch {history[-1].epoch}, the last "
                   f"{'good' if isinstance(exc, DivergenceError) else 'complete'} one", file=sys.stderr)
         raise
