@@ -139,10 +139,13 @@ def test_train_records_epoch_zero_and_each_epoch_s_speed_in_the_book_s_measure(d
 
 
 def test_without_record_initial_the_history_starts_at_epoch_one(digits: Splits) -> None:
-    history = train(MLP([64, 10, 10], seed=0), digits, epochs=2, speed_examples=50)
+    net = MLP([64, 10, 10], seed=0)
+    history = train(net, digits, epochs=2, speed_examples=50)
     assert [r.epoch for r in history] == [1, 2]
+    assert history[-1].learning_speed == learning_speeds(net, digits.training.x[:50], digits.training.y[:50])
+    assert train(MLP([64, 10, 10], seed=0), digits, epochs=1, speed_examples=0)[0].learning_speed == {}  # skipped
     with pytest.raises(ValueError, match="speed_examples"):
-        train(MLP([64, 10, 10], seed=0), digits, epochs=1, speed_examples=0)
+        train(MLP([64, 10, 10], seed=0), digits, epochs=1, speed_examples=-1)
 
 
 def test_the_book_s_setting_learns_slower_in_earlier_layers(digits: Splits) -> None:

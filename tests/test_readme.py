@@ -87,3 +87,23 @@ def test_the_drawn_gradients_are_those_of_the_drawn_batch(ran) -> None:
     assert len(drawn) == len(expected)
     for got, ref in zip(drawn, expected):
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-15)
+
+
+def test_the_chain_block_prints_what_the_readme_shows(ran) -> None:
+    _, printed, _ = ran
+    lines = [line for line in printed.splitlines() if line.startswith("∂C/∂b")]
+    assert len(lines) == 4
+    shown = re.search(r"print\(chain_gradient\(chain, \[0\.5\], 1\.0\)\).*?```text\n(.*?)```", README, re.DOTALL)
+    assert shown and shown.group(1).splitlines() == lines
+
+
+def test_the_check_table_is_the_command_s_output() -> None:
+    """The README's `check` table is what the command prints (the same on every BLAS kernel)."""
+    import subprocess
+    import sys
+
+    command = re.search(r"python -m tinygrad_nn (check [^\n]*)\n```\n\n```text\n(.*?)```", README, re.DOTALL)
+    assert command, "the README has no check command followed by its output"
+    done = subprocess.run([sys.executable, "-m", "tinygrad_nn", *command.group(1).split()], capture_output=True,
+                          text=True, timeout=120, check=False, cwd=REPO)
+    assert done.returncode == 0 and done.stdout == command.group(2), done.stdout + done.stderr

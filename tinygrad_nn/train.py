@@ -68,11 +68,11 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
     With `patience`, η is halved whenever validation accuracy has not improved for that many epochs
     (the learning-rate schedule of Nielsen's chapter 3). With `record_initial` the history starts with
     epoch 0, the untrained network. Each layer's learning speed is measured on the first `speed_examples`
-    training examples (None: all of them), as the book's chapter 5 measures it.
+    training examples (None: all of them; 0: not measured), as the book's chapter 5 measures it.
     """
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
-    if speed_examples is not None:
+    if speed_examples is not None and speed_examples != 0:
         _check_positive_int("speed_examples", speed_examples)
     if patience is not None:
         _check_positive_int("patience", patience)
@@ -100,6 +100,8 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
     sample_x, sample_y = data.x[:n_speed].astype(dtype, copy=False), data.y[:n_speed]
 
     def speeds() -> dict[int, float]:
+        if not n_speed:
+            return {}
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return learning_speeds(net, sample_x, sample_y, cost)
 

@@ -72,14 +72,18 @@ class ChainGradient:
         lines = []
         for l in sorted(self.product):
             terms = [f"σ′(z{_sup(l)})"] + [f"w{_sup(k)} σ′(z{_sup(k)})" for k in range(l + 1, last + 1)]
-            values = [f"{self.sigma_prime[l]:.4g}"] + [f"{self.weights[k]:.4g} × {self.sigma_prime[k]:.4g}"
+            values = [_factor(self.sigma_prime[l])] + [f"{_factor(self.weights[k])} × {_factor(self.sigma_prime[k])}"
                                                        for k in range(l + 1, last + 1)]
             lines.append(f"∂C/∂b{_sup(l)} = {' '.join(terms)} ∂C/∂a{_sup(last)} = {' × '.join(values)} × "
-                         f"{self.dC_da:.4g} = {self.product[l]:.6e}   engine: {self.engine[l]:.6e}")
+                         f"{_factor(self.dC_da)} = {self.product[l]:.6e}   engine: {self.engine[l]:.6e}")
         return "\n".join(lines)
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _factor(v: float) -> str:
+    return f"({v:.4g})" if v < 0 else f"{v:.4g}"
 
 
 def _sup(l: int) -> str:
