@@ -568,12 +568,12 @@ def backprop_case(draw: st.DrawFn) -> tuple[list, list, np.ndarray, np.ndarray, 
         valid = False
     elif broken == "y-range":
         y = np.full(m, sizes[-1])
-        valid = valid and m == 0
+        valid = valid and (m == 0 or sizes[-1] == 1)  # one output: 1 is the target value 1.0, not a label
     elif broken == "y-onehot":
         y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], m)] if m else np.zeros((0, sizes[-1]))
     elif broken == "y-float-labels":
         y = y.astype(float)
-        valid = valid and sizes[-1] == 1 and m == 1  # only then does (m,) also read as one one-hot row
+        valid = valid and sizes[-1] == 1  # one output neuron: y holds its target values
     elif broken == "drop-bias":
         biases = biases[:-1]
         valid = False
