@@ -108,8 +108,10 @@ def test_learning_speeds_leave_the_gradients_and_take_one_example(digits: Splits
     assert_speeds_match(one, net, digits.training.x[:1], digits.training.y[:1], "quadratic")
     for layer, g in zip(net.layers, before):
         np.testing.assert_array_equal(layer.bias.grad, g)
-    with pytest.raises(ValueError, match="3 examples but y holds 2"):
+    with pytest.raises(ValueError, match=r"3 examples but y has shape \(2,\)"):
         learning_speeds(net, digits.training.x[:3], digits.training.y[:2])
+    with pytest.raises(ValueError, match="the set is empty"):
+        learning_speeds(net, digits.training.x[:0], digits.training.y[:0])
     with pytest.raises(TypeError, match="expected an MLP"):
         learning_speeds([1, 2], digits.training.x[:3], digits.training.y[:3])
 

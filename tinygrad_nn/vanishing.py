@@ -8,6 +8,8 @@ Layers are numbered as in the book and the rest of the package: the input is lay
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,24 +36,34 @@ def learning_speeds(net: MLP, x: Any, y: Any, cost: str = "quadratic") -> dict[i
     x = np.asarray(x, dtype=net.layers[0].weight.dtype)
     y = np.asarray(y)
     m = 1 if x.ndim == 1 else x.shape[0]
-    if x.ndim == 2 and len(y) != m:
-        raise ValueError(f"learning_speeds: x holds {m} examples but y holds {len(y)} targets")
+    if x.ndim == 2 and y.shape[:1] != (m,):
+        raise ValueError(f"learning_speeds: x holds {m} examples but y has shape {y.shape}, one target per example "
+                         f"expected")
+    if m == 0:
+        raise ValueError(f"learning_speeds: the set is empty (x of shape {x.shape})")
     biases = [layer.bias for layer in net.layers]
-    saved = [p.grad for p in net.parameters()]
     total = [np.zeros(b.shape) for b in biases]
+    with _keeping_grads(net):
+        for start in range(0, m, _CHUNK) if x.ndim == 2 else [None]:
+            part = slice(start, start + _CHUNK) if start is not None else slice(None)
+            xs, ys = (x[part], y[part]) if start is not None else (x, y)
+            net.zero_grad()
+            cost_fn(net(xs), ys).backward()
+            for k, b in enumerate(biases):  # ∂C/∂bˡ = Σ_chunks (m_chunk/m) ∂C_chunk/∂bˡ  (BP3)
+                total[k] += (len(xs) / m if start is not None else 1.0) * b.grad
+    return {l: float(np.sqrt(np.dot(g, g))) for l, g in enumerate(total, start=2)}
+
+
+@contextmanager
+def _keeping_grads(net: MLP) -> Iterator[None]:
+    """Run a backward pass of our own (even under no_grad) and give the network back its `.grad`s as they were."""
+    saved = [p.grad for p in net.parameters()]
     try:
         with enable_grad():
-            for start in range(0, m, _CHUNK) if x.ndim == 2 else [None]:
-                part = slice(start, start + _CHUNK) if start is not None else slice(None)
-                xs, ys = (x[part], y[part]) if start is not None else (x, y)
-                net.zero_grad()
-                cost_fn(net(xs), ys).backward()
-                for k, b in enumerate(biases):  # ∂C/∂bˡ = Σ_chunks (m_chunk/m) ∂C_chunk/∂bˡ  (BP3)
-                    total[k] += (len(xs) / m if start is not None else 1.0) * b.grad
+            yield
     finally:
         for p, g in zip(net.parameters(), saved):
             p.grad = g
-    return {l: float(np.sqrt(np.dot(g, g))) for l, g in enumerate(total, start=2)}
 
 
 @dataclass
@@ -123,13 +135,8 @@ def chain_gradient(net: MLP, x: Any, y: float, cost: str = "quadratic") -> Chain
     for l in range(last, 1, -1):  # ∂C/∂bˡ = σ′(zˡ) wˡ⁺¹ ∂C/∂bˡ⁺¹ … the chain, from the output back
         running = running * sigma_prime[l] if l == last else running * weights[l + 1] * sigma_prime[l]
         product[l] = running
-    with enable_grad():
-        saved = [p.grad for p in net.parameters()]
-        try:
-            net.zero_grad()
-            cost_function(cost)(net(x.astype(net.layers[0].weight.dtype)), y).backward()
-            engine = {l: float(layer.bias.grad[0]) for l, layer in enumerate(net.layers, start=2)}
-        finally:
-            for p, g in zip(net.parameters(), saved):
-                p.grad = g
+    with _keeping_grads(net):
+        net.zero_grad()
+        cost_function(cost)(net(x.astype(net.layers[0].weight.dtype)), y).backward()
+        engine = {l: float(layer.bias.grad[0]) for l, layer in enumerate(net.layers, start=2)}
     return ChainGradient(sigma_prime, weights, dC_da, dict(sorted(product.items())), engine)
