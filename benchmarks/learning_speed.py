@@ -1,17 +1,19 @@
-"""What recording each layer's learning speed (mean ‖∂C/∂bˡ‖ per epoch, Nielsen ch. 5) costs a training epoch.
+"""What measuring each layer's learning speed (‖∂C/∂bˡ‖, Nielsen ch. 5, the book's measure) costs a training epoch.
 
     python benchmarks/learning_speed.py [--quick]
 
-`train()` always records the speeds: after each mini-batch's backward it adds ‖∂C/∂bˡ‖ = √(g·g) of every
-layer's bias gradient into a running sum (tinygrad_nn/train.py). To price that, two candidates run in
-paired, alternating blocks (see _timing.py):
+`train()` measures the speeds once per epoch, after its last step: `learning_speeds` on the first 1,000
+training images (the book's generate_gradient.py uses training_data[:1000]), one gradient of the mean cost
+over them. To price that, two candidates run in paired, alternating blocks (see _timing.py):
 
 epoch     one full epoch of `train()` on the embedded digits (1 257 images, m = 10, η = 3, quadratic cost),
           with empty validation and test sets so that no evaluation is timed (that makes the share larger);
-speeds    exactly the recording statements of that loop, run as many times as the epoch has mini-batches,
-          on real bias gradients of the same network.
+          it includes one measurement of the speeds;
+speeds    that measurement alone: `learning_speeds(net, x[:1000], y[:1000])`.
 
-Reported: speeds / epoch, block by block (median [min–max]); the issue's target is < 5%.
+Reported: speeds / epoch, block by block (median [min–max]). No target: the digits' training set has only
+1,257 images, so 1,000 of them are most of an epoch's arithmetic (without its per-mini-batch Python); on
+MNIST-sized sets (50,000 images) the same 1,000 are a fiftieth. `train(speed_examples=0)` skips it.
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ import math
 import _timing
 
 from tinygrad_nn import data as tdata
-from tinygrad_nn.nn import MLP, quadratic_cost
+from tinygrad_nn.nn import MLP
 from tinygrad_nn.train import train
+from tinygrad_nn.vanishing import learning_speeds
 
 BATCH = 10
 
@@ -43,29 +46,22 @@ def main() -> None:
     rows = []
     for sizes in ([64, 30, 10], [64, 30, 30, 30, 10]):
         net = MLP(sizes, seed=0)
-        cost = quadratic_cost(net(digits.training.x[:BATCH]), digits.training.y[:BATCH])
-        cost.backward()
-        biases = [layer.bias for layer in net.layers]
         trained = MLP(sizes, seed=0)
 
         def epoch(trained: MLP = trained) -> None:
             train(trained, splits, epochs=1, batch_size=BATCH, lr=3.0, seed=0)
 
-        def speeds(biases: list = biases) -> None:
-            speed = [0.0] * len(biases)
-            for _ in range(n_batches):
-                for k, b in enumerate(biases):  # the loop body of train(), verbatim
-                    g = b.grad
-                    speed[k] += math.sqrt(g.dot(g))
+        def speeds(net: MLP = net) -> None:
+            learning_speeds(net, digits.training.x[:1000], digits.training.y[:1000])
 
         n = _timing.calibrate([epoch, speeds], seconds)
         result = _timing.paired_blocks({"epoch": epoch, "speeds": speeds}, blocks, n)
         share = result.ratio("speeds", "epoch")
         shown = f"{100 * share[0]:.2f}% [{100 * share[1]:.2f}–{100 * share[2]:.2f}]"
         rows.append([str(sizes), n_batches, _timing.fmt_us(result.median("epoch") / 1e3, 2),
-                     _timing.fmt_us(result.median("speeds") / 1e3, 3), shown, _timing.verdict(share[0], 0.05)])
-    _timing.print_table(["network", "mini-batches", "epoch ms", "speeds ms", "share of the epoch", "< 5%"], rows,
-                        title=f"recording the learning speed, digits, m = {BATCH}, {blocks} blocks")
+                     _timing.fmt_us(result.median("speeds") / 1e3, 3), shown])
+    _timing.print_table(["network", "mini-batches", "epoch ms", "speeds ms", "share of the epoch"], rows,
+                        title=f"measuring the learning speed once per epoch, digits, m = {BATCH}, {blocks} blocks")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,14 @@
-"""Regenerate the README's backward-pass player screenshots and the chapter 5 learning-speed plot in docs/.
+"""Regenerate the README's backward-pass player screenshots in docs/.
 
 * docs/backward_player.html — `viz.animate_backward` of Nielsen's [64, 30, 10] network on one real digit
   (the quadratic cost; 5 backward rules: C, BP1, layer 3's BP3/BP4, BP2, layer 2's BP3/BP4), and
   docs/backward_player.png, its step 3 in headless Chromium;
 * docs/backward_player_scalar.png — a ScalarMLP [2, 2, 1] (one Value per weight) at its σ step: BP1 for δ³₁
   with its arithmetic, σ′(z³₁) and ∂C/∂a³₁ · σ′(z³₁);
-* docs/learning_speed.png — [64, 30, 30, 30, 10] trained on the digits (30 epochs, m = 10, η = 3, quadratic
-  cost, N(0, 1) weights, seed 0), `tinygrad-nn plot`'s panels: cost, accuracy, and the speed ‖∂C/∂bˡ‖ of
-  every layer per epoch, on a log scale, as in the book's chapter 5.
+(docs/learning_speed.png, the chapter 5 plot, is made by examples/render_learning_speed.py.)
 
 Needs Graphviz's `dot`, matplotlib and Debian's `chromium`. Run from the repository root:
-``python examples/render_player_and_speed.py [--players-only]``.
+``python examples/render_player_and_speed.py``.
 """
 from __future__ import annotations
 
@@ -60,29 +58,12 @@ def scalar_player(folder: Path) -> Path:
                                 title="Backward pass of C = ½(a³₁ − 1)², ScalarMLP [2, 2, 1]")
 
 
-def learning_speed(splits: data.Splits) -> None:
-    history = train(nn.MLP([64, 30, 30, 30, 10], seed=0), splits, epochs=30, batch_size=10, lr=3.0, seed=0)
-    first = history[0].learning_speed
-    print("epoch 1 learning speeds: " + ", ".join(f"layer {l}: {s:.4f}" for l, s in first.items()))
-    slow = 0  # the epochs, from the start, in which layer 2 (the first hidden layer) learns slower than layer 4
-    while slow < len(history) and history[slow].learning_speed[2] < history[slow].learning_speed[4]:
-        slow += 1
-    print(f"layer 2 slower than layer 4 in epochs 1–{slow}")
-    viz.plot_history(history, DOCS / "learning_speed.png", labels=["[64, 30, 30, 30, 10]"],
-                     title=f"[64, 30, 30, 30, 10] on the digits: the first hidden layer (2) learns slower than the "
-                           f"last (4) in epochs 1–{slow}, then the order turns round")
-    print(f"wrote {DOCS / 'learning_speed.png'}")
-
-
 def main() -> None:
-    import sys
     DOCS.mkdir(exist_ok=True)
     splits = data.load_digits()
     screenshot(tensor_player(splits), "#step=3", DOCS / "backward_player.png")
     with tempfile.TemporaryDirectory() as folder:
         screenshot(scalar_player(Path(folder)), "#step=4", DOCS / "backward_player_scalar.png", "1200,900")
-    if "--players-only" not in sys.argv[1:]:   # --players-only: the player pictures alone, not the 30-epoch run
-        learning_speed(splits)
 
 
 if __name__ == "__main__":

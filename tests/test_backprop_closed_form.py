@@ -64,8 +64,10 @@ def ref_mean_cost(weights, biases, x, y, cost):
     return float(np.mean(ref_example_costs(ref_forward_from(weights, biases, x, 0), y, cost)))
 
 
-def onehot(labels, k):
-    return np.eye(k)[labels]
+def onehot(labels, k, cost=None):
+    """The targets y: one-hot rows, or for one sigmoid output neuron the numbers themselves (its target values;
+    a softmax's log-likelihood targets are always classes)."""
+    return np.asarray(labels, dtype=float)[:, None] if k == 1 and cost != "log-likelihood" else np.eye(k)[labels]
 
 
 def make_network(rng, sizes, scale):
@@ -128,7 +130,7 @@ def problems(draw):
 @given(problems())
 def test_nabla_b_and_nabla_w_match_finite_differences(problem):
     weights, biases, x, labels, labels_form, cost, rng = problem
-    y_onehot = onehot(labels, biases[-1].size)
+    y_onehot = onehot(labels, biases[-1].size, cost)
     y_arg = labels if labels_form else y_onehot
     g = backprop(weights, biases, x, y_arg, cost)
     assert g.cost == pytest.approx(ref_mean_cost(weights, biases, x, y_onehot, cost), rel=1e-12, abs=1e-14)
@@ -143,7 +145,7 @@ def test_nabla_b_and_nabla_w_match_finite_differences(problem):
 @given(problems())
 def test_deltas_are_per_example_dCx_dz_and_consistent_with_bp3_bp4(problem):
     weights, biases, x, labels, _, cost, rng = problem
-    y = onehot(labels, biases[-1].size)
+    y = onehot(labels, biases[-1].size, cost)
     g = backprop(weights, biases, x, labels, cost)
     m = x.shape[0]
 

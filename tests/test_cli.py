@@ -72,7 +72,7 @@ def test_train_prints_epochs_and_a_good_test_accuracy(capsys: pytest.CaptureFixt
 
     # the history agrees with the printed final accuracy
     history = json.loads((tmp_path / "h.json").read_text())
-    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert [h["epoch"] for h in history] == [0, 1, 2, 3]   # epoch 0: the untrained network
     assert round(100 * history[-1]["test_accuracy"], 1) == accuracy
 
 
@@ -84,7 +84,7 @@ def test_train_history_csv_and_quiet(capsys: pytest.CaptureFixture, tmp_path: Pa
     assert len(out.strip().splitlines()) == 1
     with open(tmp_path / "h.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert all(0 <= float(r["test_accuracy"]) <= 1 for r in rows)
 
 
@@ -348,3 +348,11 @@ def test_subprocess_error_exit_statuses(tmp_path: Path) -> None:
     check = _subprocess("check", "--sizes", "5,3", "--batch", "4", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert "Traceback" not in check.stderr
+
+
+def test_graph_help_names_the_command_it_was_run_as(capsys):
+    code, out, _ = run(capsys, "graph", "--help")
+    assert code == 0 and out.startswith("usage: tinygrad-nn graph ")
+    r = subprocess.run([sys.executable, "-m", "viz", "graph", "--help"], capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0 and r.stdout.startswith("usage: python -m viz graph "), r.stdout + r.stderr

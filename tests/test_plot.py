@@ -44,16 +44,25 @@ def test_plot_has_three_panels_with_titles_axes_and_legends(histories: list[Path
     assert all(ax.get_xlabel() == "epoch" and ax.get_ylabel() for ax in fig.axes)
     assert speed.get_yscale() == "log"
     assert [t.get_text() for t in accuracy.get_legend().get_texts()] == ["validation", "test"]
-    assert [t.get_text() for t in speed.get_legend().get_texts()] == [
-        "layer 2 (hidden)", "layer 3 (hidden)", "layer 4 (output)"]
+    assert [t.get_text() for t in speed.get_legend().get_texts()] == ["Hidden layer 1", "Hidden layer 2"]  # the book's
     assert list(cost.lines[0].get_xdata()) == [1, 2, 3]
+
+
+def test_the_output_layer_is_drawn_when_asked(histories: list[Path], tmp_path: Path) -> None:
+    speed = plot_history(histories[0], output_layer=True).axes[2]
+    assert [t.get_text() for t in speed.get_legend().get_texts()] == [
+        "Hidden layer 1", "Hidden layer 2", "Output layer"]
+    assert main(["plot", str(histories[0]), "-o", str(tmp_path / "o.svg"), "--output-layer"]) == 0
+    assert "Output layer" in (tmp_path / "o.svg").read_text()
+    assert main(["plot", str(histories[0]), "-o", str(tmp_path / "h.svg")]) == 0
+    assert "Hidden layer 2" in (tmp_path / "h.svg").read_text() and "Output layer" not in (tmp_path / "h.svg").read_text()
 
 
 def test_several_histories_overlay(histories: list[Path], tmp_path: Path) -> None:
     fig = plot_history(histories, tmp_path / "both.png", title="η = 3 vs η = 1")
     cost, _, speed = fig.axes
     assert [t.get_text() for t in cost.get_legend().get_texts()] == ["eta3", "eta1"]
-    assert len(speed.lines) == 6   # 3 layers × 2 runs
+    assert len(speed.lines) == 4   # 2 hidden layers × 2 runs
     assert fig._suptitle.get_text() == "η = 3 vs η = 1"
     assert (tmp_path / "both.png").read_bytes().startswith(MAGIC["png"])
 

@@ -252,7 +252,7 @@ def wrong_backprop_no_sigma_prime_in_bp2(weights, biases, x, y, cost="quadratic"
         activations.append(1.0 / (1.0 + np.exp(-zs[-1])))
     a = activations[-1]
     y = np.asarray(y)
-    y = np.eye(a.shape[1])[y.reshape(-1)] if y.dtype.kind in "iu" else np.atleast_2d(y)
+    y = np.eye(a.shape[1])[y.reshape(-1)] if y.dtype.kind in "iu" and a.shape[1] > 1 else np.reshape(y, (-1, a.shape[1]))
     delta = (a - y) * a * (1 - a) if cost == "quadratic" else a - y              # BP1
     deltas = [delta]
     for l in range(len(weights) - 2, -1, -1):

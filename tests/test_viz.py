@@ -525,7 +525,7 @@ def test_cli_without_dot_says_how_to_install_graphviz(tmp_path, capsys, monkeypa
 def test_python_dash_m_viz_runs_the_cli(tmp_path):
     done = subprocess.run([sys.executable, "-m", "viz", "graph", "--sizes", "x", "-o", str(tmp_path / "g.svg")],
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, check=False)
-    assert done.returncode == 2 and done.stderr.startswith("graph: error: argument --sizes")
+    assert done.returncode == 2 and done.stderr.startswith("python -m viz graph: error: argument --sizes")
 
 
 def test_the_library_never_imports_viz():

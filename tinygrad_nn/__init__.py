@@ -16,16 +16,19 @@
   training curves (needs matplotlib, the `plot` extra); `perceptron`: chapter 1's NAND perceptron and adder.
 - `exercises`: the book's chapter 1–2 exercises that a computation can check — `catalog()`, `check(name,
   solution)` against autodiff and the closed form on random networks, `answer(name)`.
+- `learning_speeds(net, x, y)`: each layer's speed of learning ‖∂C/∂bˡ‖ over a whole set (ch. 5);
+  `chain_gradient`: ch. 5's product σ′(zˡ) wˡ⁺¹ σ′(zˡ⁺¹) … ∂C/∂aᴸ for a chain network, beside the engine's.
 - `tinygrad_nn.testing` (import it by name; it needs hypothesis): strategies and gradient checkers for
   testing your own ops against finite differences and networks against BP1–BP4.
 - `__version__`: the version in pyproject.toml (from the installed metadata, or the source tree's file).
 """
-from . import backprop, data, exercises, functional, nn, optim, perceptron, plot, train
+from . import backprop, data, exercises, functional, nn, optim, perceptron, plot, train, vanishing
 from ._version import __version__
 from .compare import book_deltas, compare_gradients
 from .engine import Value, detect_anomaly, enable_grad, linear, no_grad
 from .function import Function
 from .gradcheck import gradcheck, gradgradcheck
+from .vanishing import chain_gradient, learning_speeds
 
 __all__ = [
            "Function",
@@ -33,6 +36,7 @@ __all__ = [
            "__version__",
            "backprop",
            "book_deltas",
+           "chain_gradient",
            "compare_gradients",
            "data",
            "detect_anomaly",
@@ -41,6 +45,7 @@ __all__ = [
            "functional",
            "gradcheck",
            "gradgradcheck",
+           "learning_speeds",
            "linear",
            "nn",
            "no_grad",
@@ -48,4 +53,5 @@ __all__ = [
            "perceptron",
            "plot",
            "train",
+           "vanishing",
 ]

@@ -158,9 +158,13 @@ def _check_cost(cost: str) -> None:
         raise ValueError(f"unknown cost {cost!r}; valid costs are {', '.join(map(repr, COSTS))}")
 
 
-def _targets(y: np.ndarray, m: int, n_out: int, layer: int, dtype: np.dtype) -> np.ndarray:
-    """y as an (m, n_out) array of `dtype`: one-hot rows pass through, integer labels are expanded."""
+def _targets(y: np.ndarray, m: int, n_out: int, layer: int, dtype: np.dtype, values: bool = True) -> np.ndarray:
+    """y as an (m, n_out) array of `dtype`: one-hot rows pass through, integer labels are expanded; for one
+    output neuron (`values`: a sigmoid output, not a softmax over classes), y (a number per example) is the
+    target value itself."""
     y = np.asarray(y)
+    if values and n_out == 1 and y.shape in ((m,), () if m == 1 else (m,)) and y.dtype.kind in "fiub":  # one output neuron: y is its
+        return y.reshape(m, 1).astype(dtype)  # target value (0 means 0.0), never a class label
     if y.dtype.kind in "iu" and y.ndim <= 1:
         labels = y.reshape(-1)
         if labels.shape != (m,):
@@ -267,7 +271,7 @@ def cost_value(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], x: n
     x = _check_input(x, ws[0])
     with _underflow_ok():
         zs, activations = _forward(ws, bs, x, cost == "log-likelihood")
-    y = _targets(y, x.shape[0], ws[-1].shape[0], len(ws) - 1, activations[-1].dtype)
+    y = _targets(y, x.shape[0], ws[-1].shape[0], len(ws) - 1, activations[-1].dtype, cost != "log-likelihood")
     with _underflow_ok():
         return _mean_cost(zs[-1], activations[-1], y, cost)
 
@@ -312,7 +316,7 @@ def _backprop(ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray, y: np.n
     m = x.shape[0]
     n_layers = len(ws)
     a_out = activations[-1]
-    y = _targets(y, m, ws[-1].shape[0], n_layers - 1, a_out.dtype)
+    y = _targets(y, m, ws[-1].shape[0], n_layers - 1, a_out.dtype, cost != "log-likelihood")
 
     delta = a_out - y  # BP1: ∇ₐC_x = aᴸ − y (eq. 30); for cross-entropy (eq. 66) and softmax with
     if cost == "quadratic":  # log-likelihood (eq. 84) this IS δᴸ

@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("histories", nargs="+", metavar="HISTORY", help="files written by train --history (.csv or .json)")
     pl.add_argument("-o", "--output", required=True, metavar="PATH", help="the picture to write: .png, .svg or .pdf")
     pl.add_argument("--title", help="a title above the panels")
+    pl.add_argument("--output-layer", action="store_true",
+                    help="draw the output layer's learning speed too (the book's figure shows the hidden layers)")
     return parser
 
 
@@ -206,7 +208,7 @@ def _main(argv: list[str]) -> int:
             except ImportError as exc:  # viz says what to install; anything else gets the same hint
                 raise DataError(str(exc) if "[viz]" in str(exc) else f"graph needs the graphviz Python package "
                                 f"({exc}): pip install 'tinygrad_nn[viz]'") from None
-            return graph_main(argv[1:])
+            return graph_main(argv[1:], prog="tinygrad-nn graph")
         if argv and argv[0] == "explore":
             try:
                 from viz.explorer.cli import main as explore_main
@@ -255,8 +257,7 @@ def _train(args: argparse.Namespace) -> int:
     from .train import (
         DivergenceError,
         EpochRecord,
-        decay_diverges,
-        decay_hint,
+        chance_advice,
         train,
         write_history,
     )
@@ -316,10 +317,10 @@ def _train(args: argparse.Namespace) -> int:
     try:
         train(net, splits, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cost=args.cost,
               momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed, patience=args.patience,
-              save_path=args.save,
+              save_path=args.save, record_initial=True,
               progress=not args.quiet, on_epoch=lambda r: (history.append(r), report(r)))
     except (DivergenceError, KeyboardInterrupt) as exc:
-        if args.save and history:
+        if args.save and history[-1:] and history[-1].epoch >= 1:  # epoch 0 (the untrained network) is not saved
             print(f"tinygrad-nn: {args.save} keeps the model of epoch {history[-1].epoch}, the last "
                   f"{'good' if isinstance(exc, DivergenceError) else 'complete'} one", file=sys.stderr)
         raise
@@ -328,13 +329,9 @@ def _train(args: argparse.Namespace) -> int:
             write_history(history, args.history)
     if args.save:
         say(f"saved the model to {args.save}")
-    if history[-1].test_accuracy <= 1.5 / splits.n_classes and decay_diverges(args.lr, args.weight_decay,
-                                                                              args.momentum):
-        print(f"tinygrad-nn: accuracy is at chance level: {decay_hint(args.lr, args.weight_decay, args.momentum)}",
-              file=sys.stderr)
-    elif history[-1].test_accuracy <= 1.5 / splits.n_classes:
-        print(f"tinygrad-nn: accuracy is at chance level: the neurons may have saturated; try a smaller --lr "
-              f"than {args.lr} (Nielsen ch. 1: η = 100 gives 9.8%)", file=sys.stderr)
+    if history[-1].test_accuracy <= 1.5 / splits.n_classes:
+        print(f"tinygrad-nn: accuracy is at chance level: "
+              f"{chance_advice(history, args.weight_decay, args.momentum)}", file=sys.stderr)
     print(f"test accuracy: {history[-1].test_accuracy:.1%}  ({time.perf_counter() - start:.1f} s)")
     return 0
 
@@ -377,7 +374,7 @@ def _plot(args: argparse.Namespace) -> int:
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
         raise UsageError(f"-o {args.output}: directory {os.path.dirname(os.path.abspath(args.output))} does not exist")
     try:
-        plot_history(args.histories, args.output, title=args.title)
+        plot_history(args.histories, args.output, title=args.title, output_layer=args.output_layer)
     except MissingExtraError as exc:
         raise DataError(str(exc)) from None
     print(f"wrote {args.output}")

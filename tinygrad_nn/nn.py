@@ -325,12 +325,20 @@ COSTS = ("quadratic", "cross-entropy", "log-likelihood")
 
 
 def _targets(a: Value, y: Any, cost: str) -> np.ndarray:
-    """Targets as an array shaped like `a`: one-hot rows as given, or integer labels turned one-hot."""
+    """Targets as an array shaped like `a`: one-hot rows as given, or integer labels turned one-hot.
+
+    A network with one sigmoid output neuron has no classes to label: its y (a number per example) is the
+    target value itself, as in the book's quadratic cost ½‖y − a‖², so 0 means the target 0.0. (The
+    log-likelihood cost is defined on classes: its y stays a label.)
+    """
     if not isinstance(a, Value):
         raise TypeError(f"{cost}: the outputs must be a Value (the network's output), got {type(a).__name__}; "
                         f"for a ScalarMLP's list of outputs build the cost from its Values directly")
     y = np.asarray(y.data if isinstance(y, Value) else y)
     shape = a.shape
+    if (len(shape) >= 1 and shape[-1] == 1 and y.shape == shape[:-1] and y.dtype.kind in "fiub"
+            and cost != "log_likelihood_cost"):  # a softmax's targets are classes
+        y = y.reshape(shape)  # one output neuron: y is its target value (0 means 0.0), never a class label
     if y.shape == shape and y.dtype.kind in "fiub":
         if y.dtype.kind == "f" and not math.isfinite(y.sum()) and not np.all(np.isfinite(y)):
             raise ValueError(f"{cost}: targets contain NaN or inf (first at index "

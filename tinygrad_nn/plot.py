@@ -46,14 +46,15 @@ def _matplotlib() -> tuple[Any, type]:
 
 def plot_history(histories: Sequence[EpochRecord] | Sequence[str | os.PathLike | Sequence[EpochRecord]] |
                  str | os.PathLike, path: str | os.PathLike | None = None, *,
-                 labels: Sequence[str] | None = None, title: str | None = None) -> Any:
+                 labels: Sequence[str] | None = None, title: str | None = None, output_layer: bool = False) -> Any:
     """Plot training histories and return the matplotlib Figure (shown inline in Jupyter); with `path`, also
     save it as png, svg or pdf (by the extension).
 
     `histories` is one history (a list of `EpochRecord`, or a .csv/.json file from ``train --history``) or a
     list of them, overlaid to compare runs. Panels: the training cost per epoch; validation (solid) and
     test (dashed) accuracy; and, when recorded, the learning speed ‖∂C/∂bˡ‖ of every layer l = 2 … L on a
-    log scale — in a deep sigmoid network the early layers learn much more slowly (ch. 5).
+    log scale — in a deep sigmoid network the early layers learn much more slowly (ch. 5). As in the book's
+    figure the layers are "Hidden layer 1" … and the output layer is left out, unless `output_layer`.
     """
     fmt = None
     if path is not None:
@@ -88,7 +89,7 @@ def plot_history(histories: Sequence[EpochRecord] | Sequence[str | os.PathLike |
         cost_ax.legend(fontsize="small")
     acc_ax.legend(fontsize="small")
     if with_speed:
-        _speed_panel(axes[2], runs, labels, colors)
+        _speed_panel(axes[2], runs, labels, colors, output_layer)
     for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -116,17 +117,19 @@ def _check_output(path: str | os.PathLike, histories: Any) -> None:
 
 
 def _speed_panel(ax: Any, runs: list[tuple[str, list[EpochRecord]]], labels: Sequence[str],
-                 colors: Sequence[str]) -> None:
-    """Ch. 5's figure: one line per layer (a colour each), one line style per run, on a log scale."""
+                 colors: Sequence[str], output_layer: bool = False) -> None:
+    """Ch. 5's figure: one line per layer (a colour each), one line style per run, on a log scale; the layers
+    named as the book names them (its layer l is "Hidden layer l − 1"), the output layer only when asked."""
     for k, ((_, history), label) in enumerate(zip(runs, labels)):
         layers = sorted({l for r in history for l in r.learning_speed})
-        for l in layers:
+        shown = layers if output_layer or len(layers) == 1 else layers[:-1]
+        for l in shown:
             points = [(r.epoch, r.learning_speed[l]) for r in history if l in r.learning_speed]
-            name = f"layer {l}" + (" (output)" if l == layers[-1] else " (hidden)")
+            name = "Output layer" if l == layers[-1] else f"Hidden layer {l - 1}"
             ax.plot(*zip(*points), _LINESTYLES[k % len(_LINESTYLES)], marker="o", ms=3,
                     color=colors[(l - 2) % len(colors)], label=f"{label}: {name}" if len(runs) > 1 else name)
     ax.set_yscale("log")
-    ax.set(title="Learning speed per layer", xlabel="epoch", ylabel="mean ‖∂C/∂bˡ‖ over the mini-batches")
+    ax.set(title="Learning speed per layer", xlabel="epoch", ylabel="speed of learning ‖∂C/∂bˡ‖")
     if len(runs) > 1:  # many lines: the legend goes beside the panel, not over the curves
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:

@@ -20,11 +20,13 @@ import numpy as np
 
 from .data import DataError, Splits, check_memory, mini_batches, open_regular
 from .files import atomic_write, check_output_path
+from .engine import no_grad
 from .nn import MLP, cost_function
 from .optim import SGD
 from .process import check_pending, defers_signals
+from .vanishing import learning_speeds
 
-__all__ = ["DivergenceError", "EpochRecord", "load_model", "model_metadata", "read_history", "save_model", "train",
+__all__ = ["DivergenceError", "EpochRecord", "chance_advice", "load_model", "model_metadata", "read_history", "save_model", "train",
            "write_history"]
 
 MODEL_FORMAT = "tinygrad_nn.mlp/1"
@@ -36,10 +38,12 @@ class DivergenceError(ArithmeticError):
 
 @dataclass
 class EpochRecord:
-    """What one epoch did: the mean mini-batch cost, the accuracies after it, and how fast each layer learned.
+    """What one epoch did: the mean mini-batch cost, the accuracies after it, and how fast each layer learns.
 
-    `learning_speed[l]` is the mean over the epoch's mini-batches of ‖∂C/∂bˡ‖ for the book's layers
-    l = 2 … L (Nielsen ch. 5: the speed at which layer l learns); the CSV history calls it ``speed_layer{l}``.
+    `learning_speed[l]` is ‖∂C/∂bˡ‖ for the book's layers l = 2 … L, the gradient of the mean cost over the
+    first 1,000 training examples taken after the epoch, i.e. before the next one (Nielsen ch. 5, its
+    generate_gradient.py); the CSV history calls it ``speed_layer{l}``. Epoch 0 (``train(record_initial=True)``)
+    is the network before any step: its cost is over the training set, the rest as above.
     """
     epoch: int
     training_cost: float
@@ -54,17 +58,22 @@ class EpochRecord:
 def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, lr: float = 3.0,
           cost: str = "quadratic", momentum: float = 0.0, weight_decay: float = 0.0, seed: int | None = 0,
           patience: int | None = None, save_path: str | os.PathLike | None = None, progress: bool = False,
-          on_epoch: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
+          on_epoch: Callable[[EpochRecord], None] | None = None, record_initial: bool = False,
+          speed_examples: int | None = 1000) -> list[EpochRecord]:
     """Train `net` by mini-batch SGD on `splits.training` and return the per-epoch history.
 
     Each step is: cost of the mini-batch (a mean, so SGD does eq. 20–21), backward, update. After each
     epoch the accuracies are measured and, with `save_path`, the model is saved atomically, so the file
     always holds the last good epoch. A NaN/inf cost stops training with DivergenceError.
     With `patience`, η is halved whenever validation accuracy has not improved for that many epochs
-    (the learning-rate schedule of Nielsen's chapter 3).
+    (the learning-rate schedule of Nielsen's chapter 3). With `record_initial` the history starts with
+    epoch 0, the untrained network. Each layer's learning speed is measured on the first `speed_examples`
+    training examples (None: all of them; 0: not measured), as the book's chapter 5 measures it.
     """
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
+    if speed_examples is not None and speed_examples != 0:
+        _check_positive_int("speed_examples", speed_examples)
     if patience is not None:
         _check_positive_int("patience", patience)
     if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -87,11 +96,26 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
     dtype = net.layers[0].weight.dtype
     rng = np.random.default_rng(seed)
     history: list[EpochRecord] = []
-    biases = [layer.bias for layer in net.layers]
+    n_speed = len(data) if speed_examples is None else speed_examples  # the book's training_data[:1000]
+    sample_x, sample_y = data.x[:n_speed].astype(dtype, copy=False), data.y[:n_speed]
+
+    def speeds() -> dict[int, float]:
+        if not n_speed:
+            return {}
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return learning_speeds(net, sample_x, sample_y, cost)
+
+    if record_initial:
+        start = time.perf_counter()
+        initial = EpochRecord(0, _cost_of(net, cost_fn, data, dtype), _accuracy(net, splits.validation),
+                              _accuracy(net, splits.test), 0.0, lr, speeds())
+        initial.seconds = time.perf_counter() - start
+        history.append(initial)
+        if on_epoch is not None:
+            on_epoch(initial)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         total, count = 0.0, 0
-        speed = [0.0] * len(biases)  # Σ over mini-batches of ‖∂C/∂bˡ‖, layer by layer (ch. 5)
         batches = mini_batches(data.x.astype(dtype, copy=False), data.y, batch_size, seed=rng)
         for x, y in _progress(batches, math.ceil(len(data) / batch_size), f"epoch {epoch}", progress):
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
@@ -101,9 +125,6 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
                                           f"{_divergence_hint(optimizer, lr)}")
                 optimizer.zero_grad()
                 c.backward()
-                for k, b in enumerate(biases):
-                    g = b.grad
-                    speed[k] += math.sqrt(g.dot(g))  # ‖∂C/∂bˡ‖ = ‖δˡ‖ of the mini-batch (BP3)
                 optimizer.step()
             total += c.data * len(y)
             count += len(y)
@@ -111,14 +132,14 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
         if not all(np.all(np.isfinite(p.data)) for p in optimizer.params):
             raise DivergenceError(f"the weights became infinite or NaN in epoch {epoch}: training diverged; "
                                   f"{_divergence_hint(optimizer, lr)}")
-        batches_run = math.ceil(count / batch_size)
         record = EpochRecord(epoch, total / count, _accuracy(net, splits.validation), _accuracy(net, splits.test),
-                             time.perf_counter() - start, optimizer.lr,
-                             {l: s / batches_run for l, s in enumerate(speed, start=2)})
+                             0.0, optimizer.lr, speeds())
+        record.seconds = time.perf_counter() - start
         history.append(record)
         if patience is not None and record.validation_accuracy is not None:
-            best = max(r.validation_accuracy for r in history)
-            since_best = epoch - next(r.epoch for r in history if r.validation_accuracy == best)
+            trained = [r for r in history if r.epoch >= 1]
+            best = max(r.validation_accuracy for r in trained)
+            since_best = epoch - next(r.epoch for r in trained if r.validation_accuracy == best)
             if since_best and since_best % patience == 0:
                 optimizer.lr /= 2
         if save_path is not None:
@@ -136,6 +157,46 @@ def _divergence_hint(optimizer: SGD, lr: float) -> str:
     return f"try a smaller learning rate than {lr}"
 
 
+def chance_advice(history: Sequence[EpochRecord], weight_decay: float = 0.0, momentum: float = 0.0) -> str:
+    """Why a run ended at chance accuracy, and what to change, read from its history (best with epoch 0).
+
+    The first step's size η‖∂C/∂bˡ‖ (largest over the layers) and the learning speeds tell the cases apart:
+    a diverging weight decay; steps so large that the neurons saturated (a smaller η); a cost that η
+    barely moved (a larger η); gradients that vanish from the start (scaled weights, cross-entropy); and a
+    plateau, where a smaller η only makes it slower (a larger η, more epochs, the chapter-3 remedies).
+    """
+    first, last = history[0], history[-1]
+    lr = first.lr
+    if decay_diverges(lr, weight_decay, momentum):
+        return decay_hint(lr, weight_decay, momentum)
+    start = max(first.learning_speed.values(), default=0.0)
+    end = max(last.learning_speed.values(), default=0.0)
+    speeds = ", ".join(f"{s:.2g}" for s in last.learning_speed.values())
+    if lr * start >= 1:
+        return (f"the neurons have saturated: the first steps were large (η‖∂C/∂b‖ = {lr * start:.3g}) and the "
+                f"largest learning speed fell from {start:.2g} to {end:.2g}; try a smaller --lr than {lr:g} "
+                f"(Nielsen ch. 1: η = 100 gives 9.8%)")
+    if abs(last.training_cost - first.training_cost) <= 1e-3 * abs(first.training_cost):
+        if start < 1e-3:
+            return (f"the gradients vanish from the start (learning speeds {speeds}): the neurons are saturated "
+                    f"before any step; try --init scaled and --cost cross-entropy (Nielsen ch. 3)")
+        return (f"η = {lr:g} is too small to move the weights: the cost went from {first.training_cost:.6g} to "
+                f"{last.training_cost:.6g} in {last.epoch - first.epoch} epochs; try a larger --lr (the book "
+                f"uses 3.0)")
+    if min(last.learning_speed.values(), default=0.0) >= 1e-2:
+        return (f"η = {lr:g} is too small to learn in {last.epoch - first.epoch} epochs: the cost fell only from "
+                f"{first.training_cost:.4g} to {last.training_cost:.4g} although the gradients are not small "
+                f"(learning speeds {speeds}); try a larger --lr than {lr:g} (Nielsen ch. 1: η = 0.001 gives 21.4%)")
+    layers = sorted(last.learning_speed)
+    vanishing = ""
+    if len(layers) > 2 and last.learning_speed[layers[0]] * 3 < last.learning_speed[layers[-1]]:
+        vanishing = (f"; the first hidden layer learns {last.learning_speed[layers[-1]] / last.learning_speed[layers[0]]:.2g}× "
+                     f"slower than the output layer (ch. 5's vanishing gradient)")
+    return (f"the run is on a plateau: the cost falls slowly and the learning speeds are small ({speeds}){vanishing}; "
+            f"a smaller η would be slower still: try a larger --lr than {lr:g}, more --epochs, or --init scaled "
+            f"--cost cross-entropy (Nielsen ch. 3)")
+
+
 def decay_diverges(lr: float, weight_decay: float, momentum: float = 0.0) -> bool:
     """Whether the L2 decay alone makes the weights grow without bound.
 
@@ -149,6 +210,16 @@ def decay_hint(lr: float, weight_decay: float, momentum: float = 0.0) -> str:
     """The message for a diverging decay: its factor (1 − ηλ/n) and the largest stable decay."""
     return (f"the weight decay {weight_decay:g} is too large for η = {lr:g}: each step multiplies the weights by "
             f"1 − ηλ/n = {1 - lr * weight_decay:g}; use a weight decay below {2 * (1 + momentum) / lr:g}")
+
+
+def _cost_of(net: MLP, cost_fn: Callable[..., Any], dataset: Any, dtype: Any) -> float:
+    """The mean cost over a whole data set, a few thousand examples at a time, without building a graph."""
+    total = 0.0
+    with no_grad(), np.errstate(over="ignore"):
+        for start in range(0, len(dataset), 4096):
+            x, y = dataset.x[start:start + 4096], dataset.y[start:start + 4096]
+            total += cost_fn(net(x.astype(dtype, copy=False)), y).data * len(y)
+    return total / len(dataset)
 
 
 def _accuracy(net: MLP, dataset: Any) -> float | None:

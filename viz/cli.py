@@ -70,8 +70,8 @@ class _Failure(Exception):
         self.status = status
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="graph", formatter_class=HelpFormatter,
+def _parser(prog: str = "python -m viz graph") -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, formatter_class=HelpFormatter,
                 description="Draw a network's computation graph (default) or its layers of neurons (--network) "
                             "into an svg, png, pdf or dot file.")
     p.add_argument("-o", "--output", required=True, help="the file to write; its extension picks the format")
@@ -236,11 +236,12 @@ def _cost(args: argparse.Namespace) -> Value:
     return _tensor_cost(net, *_example(sizes, args.seed), args.cost)[0]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m viz graph") -> int:
     """Run the `graph` command on `argv` (default sys.argv[1:]), which may start with the word 'graph'.
 
     Returns the exit status: 0 when the file was written, 1 when drawing or rendering failed, 2 for bad usage;
-    every error is one line on stderr.
+    every error is one line on stderr. `prog` is the command's name in its usage line (`tinygrad-nn graph`
+    when the tinygrad-nn command runs it).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["graph"]:
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     with stop_signals_raise():  # SIGTERM/SIGHUP: kill dot, remove the temporary file
         try:
             with guarded_stdout():  # inside the try: its last flush may fail too
-                return _main(argv)
+                return _main(argv, prog)
         except StdoutError as exc:  # `| head -1` closed the pipe: nothing to say; a full disk: say so
             if not exc.broken_pipe:
                 print(f"graph: error: {exc}", file=sys.stderr)
@@ -258,9 +259,9 @@ def main(argv: list[str] | None = None) -> int:
             return 128 + (exc.signum if isinstance(exc, Interrupted) else 2)
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str], prog: str = "python -m viz graph") -> int:
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(prog).parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     try:
