@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tinygrad_nn import compare, engine
 from tinygrad_nn.compare import GradientReport, compare_gradients
-from tinygrad_nn.nn import MLP
+from tinygrad_nn.nn import MLP, cost_function
 from tinygrad_nn.testing import TARGETS, mini_batches, networks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,3 +211,19 @@ def test_a_disagreeing_row_shows_its_exact_error_at_its_worst_element():
     bad = next(r for r in report.rows if not r.ok)
     line = next(l for l in str(report).splitlines() if l.startswith(f"{bad.layer:>2}  {bad.quantity}"))
     assert f"{bad.max_rel:.3e}" in line and ",".join(map(str, bad.worst)) in line and line.endswith("NO")
+
+
+def test_finite_differences_allow_for_the_rounding_of_a_large_cost_but_still_catch_a_wrong_gradient(monkeypatch):
+    """The finite-difference floor grows with the rounding of C (ε|C|/fd_eps: hypothesis found a 1.2e-8 error on
+    a 4e-8 gradient at C ≈ 50 in test_nn); at C > 50 the check still passes, and a 1% error still fails it."""
+    rng = np.random.default_rng(0)
+    net = MLP([13, 5, 10, 13, 13], seed=1)
+    for layer in net.layers:
+        layer.weight.data *= 6.0                   # saturated outputs: the cross-entropy cost is large
+    x, y = rng.random((5, 13)), rng.integers(0, 13, 5)
+    report = compare_gradients(net, x, y, "cross-entropy", fd_samples=8)
+    cost = cost_function("cross-entropy")(net(x), y).data
+    assert cost > 50 and report.ok, report
+    real = compare._central_difference
+    monkeypatch.setattr(compare, "_central_difference", lambda *a: 1.01 * real(*a) + 1e-3)
+    assert not compare_gradients(net, x, y, "cross-entropy", fd_samples=8).ok

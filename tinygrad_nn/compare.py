@@ -130,7 +130,8 @@ def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tole
     softmax output layer with the log-likelihood cost. The autodiff δˡ is m · zˡ.grad (the graph holds
     ∂C/∂zˡ of the batch-mean cost; the book's δˡ is per example — see `book_deltas`).
     Autodiff and BP1–BP4 must agree to `tolerance` (normwise relative, float64); finite differences on
-    `fd_samples` random weights and biases per layer to `fd_tolerance` (relative to max(|gradient|, 1e-4)).
+    `fd_samples` random weights and biases per layer to `fd_tolerance` (relative to max(|gradient|, 1e-4), or to
+    the rounding noise of C itself, 8ε|C|/(fd_eps·fd_tolerance), where that is larger).
     A float32 network is compared through a float64 copy of its weights: float32 rounding is not an error of
     the gradient rules, and would only make the two sides disagree falsely.
     """
@@ -160,6 +161,9 @@ def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tole
 
     report = GradientReport(net.sizes, cost, m)
     rng = np.random.default_rng(seed)
+    # a central difference carries the rounding of C itself, ~ε|C|/fd_eps (4e-9 for C ≈ 20 at fd_eps 1e-6):
+    # the floor keeps that noise (with 8× room) under fd_tolerance, and is 1e-4 for costs below ≈ 6
+    fd_floor = max(1e-4, 8 * np.finfo(np.float64).eps * abs(float(c.data)) / (fd_eps * fd_tolerance))
     for i, layer in enumerate(net.layers):
         l = i + 2
         report.rows.append(_compare(l, "δ (BP1/BP2)", np.reshape(m * zs[i].grad, ref.deltas[i].shape), ref.deltas[i],
@@ -172,7 +176,7 @@ def compare_gradients(net: MLP, x: Any, y: Any, cost: str = "quadratic", *, tole
             autodiff = np.array([param.grad[k] for k in picks])
             if picks:
                 report.rows.append(_compare(l, f"finite diff ∂C/∂{name}", autodiff, numeric, fd_tolerance,
-                                            floor=1e-4))
+                                            floor=fd_floor))
                 report.rows[-1].worst = picks[report.rows[-1].worst[0]]
                 report.rows[-1].elements = picks
     return report
