@@ -14,6 +14,8 @@
 - `data`: the embedded digits, IDX files (MNIST, Fashion-MNIST), mini-batches; `train`: the training
   loop (recording each layer's learning speed, ch. 5), model and history files; `plot.plot_history`:
   training curves (needs matplotlib, the `plot` extra); `perceptron`: chapter 1's NAND perceptron and adder.
+- `trace(fn, *args)`: the `Program` behind `backward()` — a step as straight-line numpy in the book's names
+  (BP1–BP4), replayed bitwise like the dynamic graph and faster.
 - `tinygrad_nn.testing` (import it by name; it needs hypothesis): strategies and gradient checkers for
   testing your own ops against finite differences and networks against BP1–BP4.
 - `__version__`: the version in pyproject.toml (from the installed metadata, or the source tree's file).
@@ -24,9 +26,11 @@ from .compare import book_deltas, compare_gradients
 from .engine import Value, detect_anomaly, enable_grad, linear, no_grad
 from .function import Function
 from .gradcheck import gradcheck, gradgradcheck
+from .trace import Program, trace
 
 __all__ = [
            "Function",
+           "Program",
            "Value",
            "__version__",
            "backprop",
@@ -44,5 +48,6 @@ __all__ = [
            "optim",
            "perceptron",
            "plot",
+           "trace",
            "train",
 ]

@@ -14,9 +14,11 @@ What is fixed at trace time, as in ``torch.jit.trace``:
 
 * the path taken: Python control flow in `fn` that depends on data is recorded as it went (relu's mask and
   max's ties are data, recomputed on every call);
-* arguments are read afresh only where they enter Value ops as they are (an array argument wrapped by an op
-  or a `Value`, a cost's targets); an argument converted or copied before that (another dtype, numpy
-  arithmetic outside Value ops) would be frozen, so ``trace`` refuses an argument it cannot find in the graph;
+* arguments are read afresh where they enter Value ops as they are (an array argument wrapped by an op
+  or a `Value`, a cost's targets); while tracing, ops on constants keep their inputs, so an op on an argument
+  alone is recomputed too. An argument converted or copied before entering a Value op (another dtype, numpy
+  arithmetic outside Value ops) would be frozen, so ``trace`` refuses an argument it cannot find in the graph
+  (an argument used both ways is the caller's responsibility, as in ``torch.jit.trace``);
 * raw numbers and arrays captured by `fn` are constants; Values captured by `fn` (parameters, constants) are
   read afresh on each call, so ``SGD.step()`` between calls, in place, is seen.
 
@@ -286,12 +288,17 @@ class _Builder:
                 self.consumers.setdefault(id(v), []).append(node)
         for node in self._forward_order(order):
             self.emit_forward(node)
+        start = len(self.lines)
         g = self.grad_var(root)
         self.add(f"{g} = {'1.0' if type(root.data) is float else f'np.ones_like({self.name(root)})'}",
                  "∂C/∂C = 1: the backward walk starts at the cost", "backward")
         for node in reversed(order):
             if id(node) in self.grad_of:
                 self.emit_backward(node)
+        leaf_grads = [self.grad_of[id(p)] for _, p in self.params if id(p) in self.grad_of]
+        if leaf_grads:  # the replay reads each parameter's .grad instead (they accumulate across calls)
+            self.lines.insert(start, _Line(f"{' = '.join(leaf_grads)} = None", "gradients start empty, as after "
+                                           "zero_grad()", "backward", "pass"))
         for name, a in zip(self.arg_names, self.args):
             if isinstance(a, (np.ndarray, Value)) and name not in self.found_args:
                 raise ValueError(f"trace: argument {name!r} does not reach the graph as it was passed (it was "
@@ -477,23 +484,34 @@ class _Compiled:
             return t
         watched = optimizer.params if optimizer is not None else []
         before = [p.grad for p in watched]
+        made = engine._node
+
+        def keeping_node(data: Any, rule: Callable, a: Value, b: Value | None = None, c: Value | None = None,
+                         ctx: Any = None) -> Value:
+            out = made(data, rule, a, b, c, ctx)
+            if out._rule is None:  # a node of constants only: keep its inputs too, to recompute it from them
+                out._rule, out._a, out._b, out._c, out._ctx = rule, a, b, c, ctx
+            return out
+        from . import function
         nn._targets = recording_targets
+        engine._node = nn._node = function._node = keeping_node
         try:
             root = fn(*args)
         finally:
             nn._targets = original
+            engine._node = nn._node = function._node = made
         if not isinstance(root, Value):
             raise TypeError(f"trace: fn must return a Value (e.g. a cost), got {type(root).__name__}")
-        if root.size != 1:
-            raise ValueError(f"trace: fn must return a one-element Value (a cost), got shape {root.shape}")
-        if not root.requires_grad:
-            raise ValueError("trace: fn's result does not depend on any Value that requires a gradient "
-                             "(nothing to differentiate; was it computed under no_grad()?)")
         if any(p.grad is not g for p, g in zip(watched, before)) or any(
                 type(v.grad) is Value for v in _leaves(root)):
             raise RuntimeError("trace: fn called backward() itself (a gradient changed while it ran); return the "
                                "cost and let the program run backward — create_graph and higher-order steps "
                                "cannot be traced")
+        if root.size != 1:
+            raise ValueError(f"trace: fn must return a one-element Value (a cost), got shape {root.shape}")
+        if not root.requires_grad:
+            raise ValueError("trace: fn's result does not depend on any Value that requires a gradient "
+                             "(nothing to differentiate; was it computed under no_grad()?)")
         b = _Builder(root, args, arg_names, target_sources)
         b.current = args
         b.build()
@@ -532,7 +550,7 @@ class _Compiled:
         width = max(len(line.source) for line in b.lines) + 2
         head = [f"# the program behind backward(): {len(b.lines)} lines, forward then backward, as traced",
                 f"# inputs: {', '.join(b.arg_names) or '(none)'}; parameters: "
-                f"{', '.join(n for n, _ in b.params) or '(none)'}; leaf gradients start empty (zero_grad())"]
+                f"{', '.join(n for n, _ in b.params) or '(none)'}"]
         out, phase = head, None
         for line in b.lines:
             if line.phase != phase:
@@ -637,6 +655,12 @@ class Program:
     def lines(self) -> list[tuple[str, str, str]]:
         """(phase, code, tag) for each line: phase is 'forward', 'backward' or 'update'."""
         return [(line.phase, line.source, line.tag) for line in self._last.builder.lines]
+
+    @property
+    def parameters(self) -> list[tuple[str, Value, str | None]]:
+        """(name in `source`, the parameter, its gradient's name in `source` or None) for each parameter."""
+        b = self._last.builder
+        return [(n, p, b.grad_of.get(id(p))) for n, p in b.params]
 
     @property
     def edges(self) -> list[tuple[str, str, str]]:
