@@ -181,6 +181,20 @@ def _inputs(node: Value) -> list[Value]:
     return list(node._ctx[1]) if _is_function(node) else list(node._prev)
 
 
+def _minus_targets(a: np.ndarray, y: Any, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """a − one_hot(y) for integer labels y, bitwise, without the one-hot array: a − 0 is a, so only the
+    labelled entries change; other targets go through the cost's own conversion."""
+    if type(y) is np.ndarray and y.dtype.kind in "iu" and y.shape == rows.shape and y.size and \
+            np.minimum.reduce(y, axis=None) >= 0:
+        np.copyto(out, a)
+        try:
+            out[rows, y] -= 1.0
+            return out
+        except IndexError:
+            pass
+    return np.subtract(a, _targets(a, y, "quadratic_cost"), out=out)
+
+
 def _targets(a: Any, y: Any, cost: str) -> np.ndarray:
     """A cost's targets for outputs `a` (an array), as the cost computes them from labels or one-hot rows."""
     return nn._targets(engine._lift(a), y, cost)
@@ -221,6 +235,15 @@ class _Builder:
         self.contributions: dict[int, int] = {}
         self.extra: dict[int, Any] = {}
         self.edges: list[tuple[str, str, str]] = []     # (from, to, phase) for drawings
+        self.zeroed = False           # with an optimizer, each call starts from empty gradients (zero_grad)
+        self.buffered: set[str] = set()  # variables the replay writes with out= into an array it reuses
+
+    def buffer(self, name: str, like: np.ndarray) -> str:
+        """An array the replay allocates once and writes `name` into on every call."""
+        buf = self.fresh(f"_{name}_buf")
+        self.ns[buf] = np.empty_like(like)
+        self.buffered.add(name)
+        return buf
 
     # ---- names ---------------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -356,7 +379,12 @@ class _Builder:
         elif rule is Value._neg_rule and (arrays or floats):
             self.add(f"{out} = -{A}", "neg", "forward")
         elif rule is _SIGMOID and (arrays or floats):
-            self.add(f"{out} = sigmoid({A})", "σ(z) = 1/(1 + e^(−z)), stable", "forward")
+            fast = None
+            if arrays:  # the engine's σ, step by step, into a reused array (e^(−z) may overflow: σ → 0)
+                buf = self.buffer(out, d)
+                fast = (f"{out} = np.negative({A}, out={buf}); np.exp({out}, out={out}); {out} += 1.0; "
+                        f"np.reciprocal({out}, out={out})")
+            self.add(f"{out} = sigmoid({A})", "σ(z) = 1/(1 + e^(−z)), stable", "forward", fast)
         elif rule is Value._relu_rule and arrays:
             self.add(f"{out} = np.maximum({A}, 0)", "relu", "forward")
         elif rule is Value._relu_rule and floats:
@@ -365,15 +393,21 @@ class _Builder:
             self.add(f"{out} = {'np' if arrays else 'math'}.tanh({A})", "tanh", "forward")
         elif rule is _LINEAR and _is_array(a.data) and a.data.ndim == 2:
             bias = "" if c is None else f" + {self.name(c)}"
-            self.add(f"{out} = {A} @ {B}.T{bias}", "z = a wᵀ + b (eq. 25)", "forward",
-                     f"{out} = np.matmul({A}, {B}.T, out={out}_buf); {out} += {self.name(c)}" if c is not None
-                     else None)
-            if c is not None:
-                self.ns[f"{out}_buf"] = np.empty_like(d)
+            fast = None
+            if c is not None and d.flags.c_contiguous:
+                fast = f"{out} = np.matmul({A}, {B}.T, out={self.buffer(out, d)}); {out} += {self.name(c)}"
+            self.add(f"{out} = {A} @ {B}.T{bias}", "z = a wᵀ + b (eq. 25)", "forward", fast)
         elif rule is _QUADRATIC and _is_array(a.data):
             y = self.target(node._ctx[1], A, "quadratic_cost")
             diff = self.extra[id(node)] = self.fresh(f"{A}_minus_y")
-            self.add(f"{diff} = {A} - {y}", "a − y", "forward")
+            fast = None
+            arg = self.target_arg(node._ctx[1])
+            if arg is not None and a.data.ndim == 2:  # labels: y subtracted where they point (a − 0 is a)
+                rows = self.fresh("_rows")
+                self.ns[rows] = np.arange(a.data.shape[0])
+                fast = f"{diff} = _minus_targets({A}, {arg}, {rows}, {self.buffer(diff, a.data)})"
+                self.ns["_minus_targets"] = _minus_targets
+            self.add(f"{diff} = {A} - {y}", "a − y", "forward", fast)
             self.add(f"{out} = 0.5 / {nn._batch_size(a)} * float(np.vdot({diff}, {diff}))",
                      "quadratic cost C = ‖y − a‖²/2m (eq. 6)", "forward")
         elif rule is _OUTPUT_DELTA and node._ctx[0]._rule is _SIGMOID and _is_array(a.data):
@@ -390,7 +424,7 @@ class _Builder:
         return True
 
     # ---- backward ------------------------------------------------------------------------------------
-    def contribute(self, node: Value, v: Value, expr: str, tag: str, exact: bool) -> None:
+    def contribute(self, node: Value, v: Value, expr: str, tag: str, exact: bool, fast: str | None = None) -> None:
         """Add `expr` into v's gradient as the engine's `_accumulate` does: a plain assignment where the
         shapes and dtypes are known to agree, else through `acc`."""
         if not v.requires_grad:
@@ -402,11 +436,13 @@ class _Builder:
         like = self.name(v)
         if leaf:  # a parameter: its gradient may already hold an earlier backward's (they accumulate)
             source = f"{g} = {expr}" if exact and first else f"{g} = acc({'None' if first else g}, {expr}, {like})"
-            self.add(source, tag, "backward", f"{g} = acc({g}, {expr}, {like})")
+            kept = f"{expr}.copy()" if expr in self.buffered else expr  # a .grad never shares a reused array
+            self.add(source, tag, "backward", f"{g} = {kept}" if exact and first and self.zeroed
+                     else f"{g} = acc({g}, {kept}, {like})")
         elif exact:
-            self.add(f"{g} = {expr}" if first else f"{g} = {g} + {expr}", tag, "backward")
+            self.add(f"{g} = {expr}" if first else f"{g} = {g} + {expr}", tag, "backward", fast if first else None)
         else:
-            self.add(f"{g} = acc({'None' if first else g}, {expr}, {like})", tag, "backward")
+            self.add(f"{g} = acc({'None' if first else g}, {expr}, {like})", tag, "backward", fast if first else None)
         self.edges.append((self.grad_of[id(node)], g, "backward"))
 
     def emit_backward(self, node: Value) -> None:
@@ -440,7 +476,13 @@ class _Builder:
         elif rule is Value._neg_rule:
             self.contribute(node, a, f"-{g}", "∂(−a)/∂a = −1", exact)
         elif rule is _SIGMOID:
-            self.contribute(node, a, f"{g} * {out} * (1.0 - {out})", self.sigmoid_tag(node), exact)
+            fast = None
+            if exact and type(d) is not float and a._rule is not None and id(a) not in self.contributions:
+                ga, tmp = self.grad_var(a), self.fresh(f"_{out}_one_minus")
+                self.ns[tmp] = np.empty_like(d)
+                fast = (f"{ga} = np.multiply({g}, {out}, out={self.buffer(ga, d)}); "
+                        f"np.subtract(1.0, {out}, out={tmp}); {ga} *= {tmp}")
+            self.contribute(node, a, f"{g} * {out} * (1.0 - {out})", self.sigmoid_tag(node), exact, fast)
         elif rule is Value._relu_rule:
             expr = f"({g} if {A} > 0 else 0.0)" if type(d) is float else f"{g} * ({A} > 0)"
             self.contribute(node, a, expr, "relu′ = 1 where z > 0, else 0: the mask is recomputed", exact)
@@ -454,8 +496,12 @@ class _Builder:
             self.contribute(node, a, f"{g} @ {B}", "BP2, first factor: (wˡ)ᵀ δˡ, before ⊙ σ′(zˡ⁻¹)",
                             a.dtype == d.dtype == b.dtype)
         elif rule is _QUADRATIC:
-            self.contribute(node, a, f"{self.extra[id(node)]} * ({g} / {nn._batch_size(a)})",
-                            "∇ₐC = (aᴸ − y)/m: BP1's first factor", True)
+            diff, m = self.extra[id(node)], nn._batch_size(a)
+            fast = None
+            if id(a) not in self.contributions and type(g) is not None:
+                ga = self.grad_var(a)
+                fast = f"{ga} = np.multiply({diff}, {g} / {m}, out={self.buffer(ga, a.data)})"
+            self.contribute(node, a, f"{diff} * ({g} / {m})", "∇ₐC = (aᴸ − y)/m: BP1's first factor", True, fast)
         elif rule is _OUTPUT_DELTA:
             a_out, y = self.extra[id(node)]
             self.contribute(node, a, f"({a_out} - {y}) * ({g} / {nn._batch_size(a)})",
@@ -513,7 +559,7 @@ class _Compiled:
             raise ValueError("trace: fn's result does not depend on any Value that requires a gradient "
                              "(nothing to differentiate; was it computed under no_grad()?)")
         b = _Builder(root, args, arg_names, target_sources)
-        b.current = args
+        b.current, b.zeroed = args, optimizer is not None
         b.build()
         self.builder, self.root = b, root
         self.optimizer = optimizer
@@ -521,6 +567,8 @@ class _Compiled:
         if optimizer is not None:
             self._add_update(b, optimizer)
         self.source = self._source(b)
+        touched = {id(p) for _, p in b.params if id(p) in b.grad_of}
+        self.idle = [p for p in (optimizer.params if optimizer is not None else []) if id(p) not in touched]
         self.run = self._compile(b)
 
     @staticmethod
@@ -541,7 +589,7 @@ class _Compiled:
             g = b.grad_of[id(p)]
             buf = b.fresh(f"eta_{g}")
             b.ns[buf] = np.empty_like(p.data)
-            b.ns["eta"] = optimizer.lr
+            b.ns["_opt"] = optimizer
             b.add(f"{n} -= eta * {g}", "eq. 20–21: w → w − η ∂C/∂w" if n.startswith("w") else
                   "eq. 20–21: b → b − η ∂C/∂b" if n.startswith("b") else "eq. 20–21: gradient descent",
                   "update", f"np.multiply({g}, eta, out={buf}); {n} -= {buf}")
@@ -562,14 +610,27 @@ class _Compiled:
     @staticmethod
     def _compile(b: _Builder) -> Callable[..., Any]:
         params = [n for n, _ in b.params]
-        body = [f"    {n} = _p_{n}.data; {b.grad_of[id(p)]} = _p_{n}.grad" if id(p) in b.grad_of
-                else f"    {n} = _p_{n}.data" for n, p in b.params]
+        body = [f"    {n} = _p_{n}.data; {b.grad_of[id(p)]} = {'None' if b.zeroed else f'_p_{n}.grad'}"
+                if id(p) in b.grad_of else f"    {n} = _p_{n}.data" for n, p in b.params]
         body += [f"    {n} = _c_{n}.data" for n, _ in b.constants]
-        body += [f"    {line.fast}" for line in b.lines]
+        if "_opt" in b.ns:
+            body.append("    eta = _opt.lr  # read on each call: a schedule may change it")
+        guards = []
+        for i, (name, a) in enumerate(zip(b.arg_names, b.args)):
+            d = a.data if isinstance(a, Value) else a
+            b.ns[f"_dtype{i}"] = d.dtype
+            guards.append(f"type({name}) is not np.ndarray or {name}.shape != {d.shape!r} or "
+                          f"{name}.dtype != _dtype{i}")
+        if guards:
+            body.insert(0, f"    if {' or '.join(guards)}: raise _Retrace")
+            b.ns["_Retrace"] = _Retrace
+        body += [f"    {line.fast}" for line in b.lines if line.fast != "pass"]
         body += [f"    _p_{n}.grad = {b.grad_of[id(p)]}" for n, p in b.params if id(p) in b.grad_of]
         body.append(f"    return {b.name(b.root)}")
         args = ", ".join(b.arg_names)
-        code = f"def _replay({args}):\n" + "\n".join(body) + "\n"
+        code = (f"def _replay({args}):\n    with np.errstate(over='ignore'):  # e^(−z) may overflow: σ → 0\n"
+                + "\n".join("    " + line for line in body) + "\n")
+        b.code = code
         ns = dict(b.ns)
         ns.update({f"_p_{n}": p for n, p in b.params})
         ns.update({f"_c_{n}": v for n, v in b.constants})
@@ -587,6 +648,10 @@ class _Compiled:
         if self.optimizer is not None:
             ns["eta"] = self.optimizer.lr
         return ns
+
+
+class _Retrace(Exception):
+    """Raised by a replay given arguments of another signature than it was traced with."""
 
 
 def _leaves(root: Value) -> list[Value]:
@@ -634,12 +699,20 @@ class Program:
         """Replay on `args` (same shapes and dtypes as traced; others trace fn again): returns the value and
         leaves each parameter's `.grad` as ``fn(*args).backward()`` would (with ``optimizer=``: also steps)."""
         program = self._last
-        if program.signature != _signature(args):
+        data = [a.data if isinstance(a, Value) else a for a in args]
+        program.builder.current = data
+        for p in program.idle:  # with an optimizer: zero_grad for the parameters the program does not touch
+            p.grad = None
+        try:
+            value = program.run(*data)
+        except _Retrace:
             program = self._last = self._compiled(args)
-        if self.optimizer is not None:
-            self.optimizer.zero_grad()
-        program.builder.current = args
-        value = program.run(*(a.data if isinstance(a, Value) else a for a in args))
+            return self(*args)
+        except TypeError:
+            if len(args) != len(program.builder.args):
+                raise TypeError(f"program: expected {len(program.builder.args)} argument(s) "
+                                f"({', '.join(program.builder.arg_names)}), got {len(args)}") from None
+            raise
         return float(value) if type(value) is not float else value
 
     @property
