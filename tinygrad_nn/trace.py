@@ -260,6 +260,10 @@ class _Builder:
             if v._rule is not None:
                 n = self.fresh(_identifier(v.name) or f"v{len(self.names)}")
             elif v.requires_grad:
+                if type(v.grad) is Value:
+                    raise RuntimeError("trace: fn called backward() itself (a parameter holds a create_graph "
+                                       "gradient); return the cost and let the program run backward — "
+                                       "create_graph and higher-order steps cannot be traced")
                 n = self.fresh(_book_name(v.name) or f"p{len(self.params)}")
                 self.params.append((n, v))
             elif id(v) in self.arg_of or id(v.data) in self.arg_of:
@@ -548,8 +552,7 @@ class _Compiled:
             engine._node = nn._node = function._node = made
         if not isinstance(root, Value):
             raise TypeError(f"trace: fn must return a Value (e.g. a cost), got {type(root).__name__}")
-        if any(p.grad is not g for p, g in zip(watched, before)) or any(
-                type(v.grad) is Value for v in _leaves(root)):
+        if any(p.grad is not g for p, g in zip(watched, before)):
             raise RuntimeError("trace: fn called backward() itself (a gradient changed while it ran); return the "
                                "cost and let the program run backward — create_graph and higher-order steps "
                                "cannot be traced")
@@ -634,7 +637,12 @@ class _Compiled:
         ns = dict(b.ns)
         ns.update({f"_p_{n}": p for n, p in b.params})
         ns.update({f"_c_{n}": v for n, v in b.constants})
-        exec(compile(code, "<traced program>", "exec"), ns)
+        compiled = _CODE.get(code)
+        if compiled is None:  # the same program text (another network of the same shapes) compiles once
+            if len(_CODE) > 256:
+                _CODE.clear()
+            compiled = _CODE[code] = compile(code, "<traced program>", "exec")
+        exec(compiled, ns)
         del params
         return ns["_replay"]
 
@@ -650,13 +658,11 @@ class _Compiled:
         return ns
 
 
+_CODE: dict[str, Any] = {}  # program text → compiled code
+
+
 class _Retrace(Exception):
     """Raised by a replay given arguments of another signature than it was traced with."""
-
-
-def _leaves(root: Value) -> list[Value]:
-    order = _topological_order(root) if root._a is not None else []
-    return [v for n in order for v in n._prev if v._rule is None]
 
 
 def _signature(args: tuple) -> tuple:
@@ -669,11 +675,15 @@ class Program:
 
     def __init__(self, fn: Callable[..., Value], example_args: tuple, optimizer: Any = None) -> None:
         self.fn, self.optimizer = fn, optimizer
-        try:
-            params = list(inspect.signature(fn).parameters.values())
-        except (TypeError, ValueError):
-            params = []
-        names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            names = list(code.co_varnames[:code.co_argcount])
+        else:
+            try:
+                params = list(inspect.signature(fn).parameters.values())
+            except (TypeError, ValueError):
+                params = []
+            names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         self._names = names
         self._programs: dict[tuple, _Compiled] = {}
         self._last = self._compiled(example_args)
