@@ -296,3 +296,32 @@ def test_captured_value_is_read_afresh():
 def test_program_is_exported():
     assert isinstance(trace(lambda x: (W_LIN * 2.0).sum() + Value(x, requires_grad=False).sum(),
                             np.ones(2)), Program)
+
+
+# ---- train --trace --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cost, dtype, momentum", [("quadratic", np.float64, 0.0), ("cross-entropy", np.float32, 0.5),
+                                                   ("log-likelihood", np.float64, 0.0)])
+def test_train_trace_is_identical(digits, cost, dtype, momentum):
+    """Histories (but the seconds) and final weights of `train(trace=True)` equal the untraced run's, bitwise;
+    batch size 7 leaves a smaller last mini-batch, which traces a second program."""
+    from tinygrad_nn.train import train
+    out = "softmax" if cost == "log-likelihood" else None
+    runs = []
+    for traced in (False, True):
+        net = nn.MLP([64, 12, 10], seed=3, dtype=dtype, output_activation=out)
+        history = train(net, digits, epochs=2, batch_size=7, lr=0.5, cost=cost, momentum=momentum, seed=1,
+                        trace=traced)
+        runs.append(([{**vars(r), "seconds": None} for r in history], net.parameters()))
+    assert runs[0][0] == runs[1][0]
+    for p, q in zip(runs[0][1], runs[1][1]):
+        assert same(p.data, q.data)
+
+
+def test_cli_train_trace_writes_the_same_model(tmp_path, capsys):
+    from tinygrad_nn.cli import main
+    from tinygrad_nn.train import load_model
+    states = []
+    for name, extra in (("a.npz", []), ("b.npz", ["--trace"])):
+        assert main(["train", "--epochs", "1", "--quiet", "--seed", "5", "--save", str(tmp_path / name), *extra]) == 0
+        states.append(load_model(tmp_path / name).state_dict())
+    assert all(same(states[0][k], states[1][k]) for k in states[0])

@@ -23,6 +23,7 @@ from .files import atomic_write, check_output_path
 from .nn import MLP, cost_function
 from .optim import SGD
 from .process import check_pending, defers_signals
+from .trace import trace as _trace
 
 __all__ = ["DivergenceError", "EpochRecord", "load_model", "model_metadata", "read_history", "save_model", "train",
            "write_history"]
@@ -54,7 +55,7 @@ class EpochRecord:
 def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, lr: float = 3.0,
           cost: str = "quadratic", momentum: float = 0.0, weight_decay: float = 0.0, seed: int | None = 0,
           patience: int | None = None, save_path: str | os.PathLike | None = None, progress: bool = False,
-          on_epoch: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
+          on_epoch: Callable[[EpochRecord], None] | None = None, trace: bool = False) -> list[EpochRecord]:
     """Train `net` by mini-batch SGD on `splits.training` and return the per-epoch history.
 
     Each step is: cost of the mini-batch (a mean, so SGD does eq. 20–21), backward, update. After each
@@ -62,6 +63,8 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
     always holds the last good epoch. A NaN/inf cost stops training with DivergenceError.
     With `patience`, η is halved whenever validation accuracy has not improved for that many epochs
     (the learning-rate schedule of Nielsen's chapter 3).
+    With `trace`, each step's forward and backward replay a program traced once (`tinygrad_nn.trace`, once
+    per mini-batch shape): the same numbers bitwise, faster.
     """
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
@@ -88,6 +91,7 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
     rng = np.random.default_rng(seed)
     history: list[EpochRecord] = []
     biases = [layer.bias for layer in net.layers]
+    program = None
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         total, count = 0.0, 0
@@ -95,17 +99,24 @@ def train(net: MLP, splits: Splits, *, epochs: int = 30, batch_size: int = 10, l
         batches = mini_batches(data.x.astype(dtype, copy=False), data.y, batch_size, seed=rng)
         for x, y in _progress(batches, math.ceil(len(data) / batch_size), f"epoch {epoch}", progress):
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
-                c = cost_fn(net(x), y)
-                if not math.isfinite(c.data):
-                    raise DivergenceError(f"the cost became {c.data} in epoch {epoch}: training diverged; "
+                if trace:  # zero_grad, then forward and backward replayed (the cost's value is checked below)
+                    optimizer.zero_grad()
+                    program = program or _trace(lambda x, y: cost_fn(net(x), y), x, y)
+                    value = program(x, y)
+                else:
+                    c = cost_fn(net(x), y)
+                    value = c.data
+                if not math.isfinite(value):
+                    raise DivergenceError(f"the cost became {value} in epoch {epoch}: training diverged; "
                                           f"{_divergence_hint(optimizer, lr)}")
-                optimizer.zero_grad()
-                c.backward()
+                if not trace:
+                    optimizer.zero_grad()
+                    c.backward()
                 for k, b in enumerate(biases):
                     g = b.grad
                     speed[k] += math.sqrt(g.dot(g))  # ‖∂C/∂bˡ‖ = ‖δˡ‖ of the mini-batch (BP3)
                 optimizer.step()
-            total += c.data * len(y)
+            total += value * len(y)
             count += len(y)
             check_pending()  # SIGINT/SIGTERM/SIGHUP stop here, after a whole mini-batch
         if not all(np.all(np.isfinite(p.data)) for p in optimizer.params):
