@@ -325,3 +325,18 @@ def test_cli_train_trace_writes_the_same_model(tmp_path, capsys):
         assert main(["train", "--epochs", "1", "--quiet", "--seed", "5", "--save", str(tmp_path / name), *extra]) == 0
         states.append(load_model(tmp_path / name).state_dict())
     assert all(same(states[0][k], states[1][k]) for k in states[0])
+
+
+# ---- viz -----------------------------------------------------------------------------------------------------
+def test_draw_graph_and_player_take_a_program():
+    import viz
+    net = nn.MLP([2, 3, 1], seed=0)
+    x, y = np.array([[0.5, -1.0], [1.0, 0.25]]), np.array([[1.0], [0.0]])
+    program = trace(lambda x, y: nn.quadratic_cost(net(x), y), x, y)
+    dot = viz.draw_graph(program).source
+    for line in ("z2 = x @ w2.T + b2", "nabla_w2 = delta2.T @ x", "BP1", "BP4"):
+        assert line.replace(">", "&gt;") in dot
+    assert dot.count("shape=box") == sum(1 for _, code, _ in program.lines if not code.endswith("= None"))
+    page = viz.animate_backward(program)
+    assert page.steps == 5  # the cost, σ, linear, σ, linear: the program's backward rules, one step each
+    assert all(p.grad is None for p in net.parameters())

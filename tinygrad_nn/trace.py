@@ -234,7 +234,6 @@ class _Builder:
         self.grad_of: dict[int, str] = {}
         self.contributions: dict[int, int] = {}
         self.extra: dict[int, Any] = {}
-        self.edges: list[tuple[str, str, str]] = []     # (from, to, phase) for drawings
         self.zeroed = False           # with an optimizer, each call starts from empty gradients (zero_grad)
         self.buffered: set[str] = set()  # variables the replay writes with out= into an array it reuses
 
@@ -351,17 +350,13 @@ class _Builder:
     # ---- forward -------------------------------------------------------------------------------------
     def emit_forward(self, node: Value) -> None:
         out = self.name(node)
-        special = self.special_forward(node, out)
-        if special is None:
+        if self.special_forward(node, out) is None:
             inputs, forward = _generic_forward(node, self.generic_target)
             op = self.fresh(f"op_{out}")
             self.ns[op] = _Generic(node, inputs, forward)
             self.generic[id(node)] = op
             ins = [self.name(v) for v in inputs]
             self.add(f"{out} = {op}.fwd({', '.join(ins)})", f"{node.op}: the engine's own op", "forward")
-        else:
-            ins = [self.name(v) for v in _inputs(node)]
-        self.edges += [(i, out, "forward") for i in ins]
 
     def generic_target(self, y: Any) -> Callable[[], Any]:
         arg = self.target_arg(y)
@@ -447,7 +442,6 @@ class _Builder:
             self.add(f"{g} = {expr}" if first else f"{g} = {g} + {expr}", tag, "backward", fast if first else None)
         else:
             self.add(f"{g} = acc({'None' if first else g}, {expr}, {like})", tag, "backward", fast if first else None)
-        self.edges.append((self.grad_of[id(node)], g, "backward"))
 
     def emit_backward(self, node: Value) -> None:
         rule, a, b, c, d = node._rule, node._a, node._b, node._c, node.data
@@ -460,7 +454,6 @@ class _Builder:
                     self.add(f"{gv} = None", "no gradient yet", "backward")
                 if v.requires_grad:
                     self.contributions[id(v)] = self.contributions.get(id(v), 0) + 1
-                    self.edges.append((g, gv, "backward"))
             targets = ", ".join(gv if v.requires_grad else "_" for v, gv in zip(op.inputs, grads))
             self.add(f"{targets}{',' if len(grads) == 1 else ''} = {self.generic[id(node)]}.bwd({g}, "
                      f"{', '.join(grads)})", f"the {node.op} rule, as backward() runs it", "backward")
@@ -746,9 +739,15 @@ class Program:
         return [(n, p, b.grad_of.get(id(p))) for n, p in b.params]
 
     @property
-    def edges(self) -> list[tuple[str, str, str]]:
-        """(from, to, phase) between the program's variables: what each line reads (for drawings)."""
-        return list(self._last.builder.edges)
+    def argument_names(self) -> list[str]:
+        """The names of the arguments in `source` (fn's parameter names where they are identifiers)."""
+        return list(self._last.builder.arg_names)
+
+    @property
+    def root(self) -> Value:
+        """The graph traced (for the last signature called): the program's backward lines are its rules, in
+        the order ``backward()`` runs them (`viz.animate_backward(program)` steps through them)."""
+        return self._last.root
 
     def __str__(self) -> str:
         return self.source
