@@ -528,12 +528,13 @@ class _Compiled:
         watched = optimizer.params if optimizer is not None else []
         before = [p.grad for p in watched]
         made = engine._node
+        kept: list[tuple] = []
 
         def keeping_node(data: Any, rule: Callable, a: Value, b: Value | None = None, c: Value | None = None,
                          ctx: Any = None) -> Value:
             out = made(data, rule, a, b, c, ctx)
-            if out._rule is None:  # a node of constants only: keep its inputs too, to recompute it from them
-                out._rule, out._a, out._b, out._c, out._ctx = rule, a, b, c, ctx
+            if out._rule is None:  # a node of constants only: note its inputs too, to recompute it from them
+                kept.append((out, rule, a, b, c, ctx))
             return out
         from . import function
         nn._targets = recording_targets
@@ -556,13 +557,19 @@ class _Compiled:
                              "(nothing to differentiate; was it computed under no_grad()?)")
         b = _Builder(root, args, arg_names, target_sources)
         b.current, b.zeroed = args, optimizer is not None
-        b.build()
+        for out, *record in kept:  # fn ran as it does untraced; now the constant nodes show their inputs
+            out._rule, out._a, out._b, out._c, out._ctx = record
+        try:
+            b.build()
+        finally:
+            for out, *_ in kept:
+                out._rule = out._a = out._b = out._c = out._ctx = None
         self.builder, self.root = b, root
         self.optimizer = optimizer
         self.signature = _signature(args)
         if optimizer is not None:
             self._add_update(b, optimizer)
-        self.source = self._source(b)
+        self._text: str | None = None
         touched = {id(p) for _, p in b.params if id(p) in b.grad_of}
         self.idle = [p for p in (optimizer.params if optimizer is not None else []) if id(p) not in touched]
         self.run = self._compile(b)
@@ -590,8 +597,16 @@ class _Compiled:
                   "eq. 20–21: b → b − η ∂C/∂b" if n.startswith("b") else "eq. 20–21: gradient descent",
                   "update", f"np.multiply({g}, eta, out={buf}); {n} -= {buf}")
 
-    def _source(self, b: _Builder) -> str:
-        width = max(len(line.source) for line in b.lines) + 2
+    @property
+    def source(self) -> str:
+        """The program's text, written on first use (a scalar graph's program has one line per op)."""
+        if self._text is None:
+            self._text = self._source(self.builder)
+        return self._text
+
+    @staticmethod
+    def _source(b: _Builder) -> str:
+        width = min(max(len(line.source) for line in b.lines), 60) + 2
         head = [f"# the program behind backward(): {len(b.lines)} lines, forward then backward, as traced",
                 f"# inputs: {', '.join(b.arg_names) or '(none)'}; parameters: "
                 f"{', '.join(n for n, _ in b.params) or '(none)'}"]
