@@ -213,6 +213,22 @@ def test_traced_update_equals_sgd_step():
     assert "# eq. 20–21" in program.source
 
 
+@pytest.mark.parametrize("momentum, weight_decay", [(0.5, 0.0), (0.0, 0.1)])
+def test_traced_update_with_momentum_or_decay_calls_the_optimizer(momentum, weight_decay):
+    nets = [nn.ScalarMLP([2, 3, 1], seed=5), nn.ScalarMLP([2, 3, 1], seed=5)]
+    opts = [SGD(n.parameters(), lr=0.3, momentum=momentum, weight_decay=weight_decay) for n in nets]
+    program = trace(lambda: (nets[0]([0.5, -1.0])[0] - 1.0) * (nets[0]([0.5, -1.0])[0] - 1.0), optimizer=opts[0])
+    for _ in range(3):
+        v = program()
+        opts[1].zero_grad()
+        c = (nets[1]([0.5, -1.0])[0] - 1.0) * (nets[1]([0.5, -1.0])[0] - 1.0)
+        c.backward()
+        opts[1].step()
+        assert same(v, c.item())
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        assert same(p.data, q.data)
+
+
 def test_mlp_source_names_bp1_to_bp4_and_exec_reproduces():
     net = nn.MLP([4, 3, 2], seed=0)
     rng = np.random.default_rng(3)

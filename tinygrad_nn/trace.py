@@ -635,8 +635,9 @@ class _Compiled:
         if guards:
             body.insert(0, f"    if {' or '.join(guards)}: raise _Retrace")
             b.ns["_Retrace"] = _Retrace
-        body += [f"    {line.fast}" for line in b.lines if line.fast != "pass"]
+        body += [f"    {line.fast}" for line in b.lines if line.fast != "pass" and line.phase != "update"]
         body += [f"    _p_{n}.grad = {b.grad_of[id(p)]}" for n, p in b.params if id(p) in b.grad_of]
+        body += [f"    {line.fast}" for line in b.lines if line.phase == "update"]  # after .grad is written
         body.append(f"    return {b.name(b.root)}")
         args = ", ".join(b.arg_names)
         code = (f"def _replay({args}):\n    with np.errstate(over='ignore'):  # e^(−z) may overflow: σ → 0\n"
