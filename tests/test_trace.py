@@ -356,3 +356,36 @@ def test_draw_graph_and_player_take_a_program():
     page = viz.animate_backward(program)
     assert page.steps == 5  # the cost, σ, linear, σ, linear: the program's backward rules, one step each
     assert all(p.grad is None for p in net.parameters())
+
+
+def test_readme_shows_the_real_program():
+    """The README's printed program is what `print(program)` prints for its example."""
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    small = nn.MLP([2, 3, 1], seed=0)
+    program = trace(lambda x, y: nn.quadratic_cost(small(x), y), np.array([[0.5, -1.0], [1.0, 0.25]]),
+                    np.array([[1.0], [0.0]]), optimizer=SGD(small.parameters(), lr=3.0))
+    assert "```text\n" + str(program) + "```" in readme
+
+
+def test_tutorial_cells_run():
+    """examples/tutorial_trace_cells.py: every code cell runs, and the program's text reproduces backward()."""
+    import contextlib
+    import io
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    try:
+        from tutorial_trace_cells import cells
+    finally:
+        sys.path.pop(0)
+    ns: dict = {}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec("import numpy as np\nfrom tinygrad_nn import nn, optim, trace", ns)
+        for kind, text in cells():
+            if kind == "code":
+                exec(text, ns)
+    out = printed.getvalue()
+    assert "cost: True" in out and out.count("bitwise equal to") == 4 and "bitwise equal to w2.grad: False" not in out
+    assert "closed form BP1–BP4 agrees: True" in out and "# BP2" in out
