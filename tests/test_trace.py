@@ -307,6 +307,11 @@ def test_captured_value_is_read_afresh():
     program = trace(fn, np.array([1.0, 1.0]))
     scale.data[...] = [5.0, 7.0]
     check_same(fn, program, [w], (np.array([2.0, 1.0]),))
+    w.grad = None
+    assert same(program(Value(np.array([2.0, 1.0]), requires_grad=False)), fn(np.array([2.0, 1.0])).item())
+    assert "1 signature(s)" in repr(program)  # a Value argument replays on its data
+    with pytest.raises(TypeError, match="argument 0 is a list"):
+        program([2.0, 1.0])
 
 
 def test_program_is_exported():

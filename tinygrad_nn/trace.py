@@ -566,7 +566,7 @@ class _Compiled:
                 out._rule = out._a = out._b = out._c = out._ctx = None
         self.builder, self.root = b, root
         self.optimizer = optimizer
-        self.signature = _signature(args)
+        self.signature = _signature(tuple(a.data if isinstance(a, Value) else a for a in args))
         if optimizer is not None:
             self._add_update(b, optimizer)
         self._text: str | None = None
@@ -718,14 +718,20 @@ class Program:
         """Replay on `args` (same shapes and dtypes as traced; others trace fn again): returns the value and
         leaves each parameter's `.grad` as ``fn(*args).backward()`` would (with ``optimizer=``: also steps)."""
         program = self._last
-        data = [a.data if isinstance(a, Value) else a for a in args]
-        program.builder.current = data
-        for p in program.idle:  # with an optimizer: zero_grad for the parameters the program does not touch
-            p.grad = None
+        if program.idle:  # with an optimizer: zero_grad for the parameters the program does not touch
+            for p in program.idle:
+                p.grad = None
+        program.builder.current = args
         try:
-            value = program.run(*data)
+            value = program.run(*args)  # checks the arguments' types, shapes and dtypes first
         except _Retrace:
-            program = self._last = self._compiled(args)
+            if any(isinstance(a, Value) for a in args):  # Values: replay on their data
+                data = tuple(a.data if isinstance(a, Value) else a for a in args)
+                if program.signature == _signature(data):
+                    program.builder.current = data
+                    value = program.run(*data)
+                    return float(value) if type(value) is not float else value
+            self._last = self._compiled(args)
             return self(*args)
         except TypeError:
             if len(args) != len(program.builder.args):
