@@ -394,3 +394,16 @@ def test_tutorial_cells_run():
     out = printed.getvalue()
     assert "cost: True" in out and out.count("bitwise equal to") == 4 and "bitwise equal to w2.grad: False" not in out
     assert "closed form BP1–BP4 agrees: True" in out and "# BP2" in out
+
+
+def test_gradients_never_share_the_replay_s_reused_arrays():
+    """A parameter's .grad from one call is not changed by the next (the replay reuses arrays it owns)."""
+    w = Value(np.array([[0.5, -1.0], [1.0, 0.25]]), name="w")
+    fn = (lambda x: (w.reshape(4).sigmoid() * x).sum())  # reshape's rule passes on a view of its gradient
+    program = trace(fn, np.ones(4))
+    program(np.ones(4))
+    first = w.grad.copy()
+    kept = w.grad
+    w.grad = None
+    program(np.full(4, 2.0))
+    assert same(kept, first)

@@ -455,8 +455,12 @@ class _Builder:
                 if v.requires_grad:
                     self.contributions[id(v)] = self.contributions.get(id(v), 0) + 1
             targets = ", ".join(gv if v.requires_grad else "_" for v, gv in zip(op.inputs, grads))
+            leaf = any(v.requires_grad and v._rule is None for v in op.inputs)
+            fast = f"{g}.copy()" if leaf and g in self.buffered else g  # a rule may keep g (a view) as a .grad
             self.add(f"{targets}{',' if len(grads) == 1 else ''} = {self.generic[id(node)]}.bwd({g}, "
-                     f"{', '.join(grads)})", f"the {node.op} rule, as backward() runs it", "backward")
+                     f"{', '.join(grads)})", f"the {node.op} rule, as backward() runs it", "backward",
+                     f"{targets}{',' if len(grads) == 1 else ''} = {self.generic[id(node)]}.bwd({fast}, "
+                     f"{', '.join(grads)})")
             return
         exact = all(type(v.data) is float for v in node._prev) if type(d) is float else all(
             _is_array(v.data) and v.data.shape == d.shape and v.data.dtype == d.dtype for v in node._prev)
@@ -495,7 +499,7 @@ class _Builder:
         elif rule is _QUADRATIC:
             diff, m = self.extra[id(node)], nn._batch_size(a)
             fast = None
-            if id(a) not in self.contributions and type(g) is not None:
+            if id(a) not in self.contributions:
                 ga = self.grad_var(a)
                 fast = f"{ga} = np.multiply({diff}, {g} / {m}, out={self.buffer(ga, a.data)})"
             self.contribute(node, a, f"{diff} * ({g} / {m})", "∇ₐC = (aᴸ − y)/m: BP1's first factor", True, fast)
