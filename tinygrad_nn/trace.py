@@ -22,6 +22,11 @@ What is fixed at trace time, as in ``torch.jit.trace``:
 * raw numbers and arrays captured by `fn` are constants; Values captured by `fn` (parameters, constants) are
   read afresh on each call, so ``SGD.step()`` between calls, in place, is seen.
 
+While `fn` runs, trace swaps in two recording versions of engine internals (the node maker and the cost's
+target conversion); `fn` computes exactly what it computes untraced, but do not build graphs in another thread
+meanwhile. The replay writes its intermediates into arrays it allocates once (``out=``); a parameter's
+``.grad`` is always a fresh array, as after ``backward()``.
+
 Arguments of another shape, dtype or type trace `fn` again (a program per signature, as ``jax.jit`` does):
 the buffers and the path belong to the shapes. ``fn`` must not call ``backward()`` itself (nor
 ``create_graph``): the program is the backward pass, and a traced higher-order step is refused.
