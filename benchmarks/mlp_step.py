@@ -19,7 +19,8 @@ project       net(x) → nn.quadratic_cost → opt.zero_grad() → cost.backward
 traced        program = tinygrad_nn.trace(step, x, y, optimizer=opt) once, then program(x, y) per step: the
               same step replayed as straight-line numpy (zero_grad, forward, backward, update; bitwise equal to
               project). Targets for traced / lean: ≤ 1.0 at A and B. Also printed: the cost of tracing, in
-              project steps (target ≤ 3).
+              project steps (target ≤ 3), cold (its text compiled) / cached
+              (another network of the same shapes: the compiled text is reused).
 hand-written  g = tinygrad_nn.backprop.backprop(ws, bs, x, y); w -= η·nabla_w; b -= η·nabla_b
               (the project's own closed-form, numpy-only BP1–BP4, whole mini-batch in matrix form;
               the update is fully in place — nabla_w *= η; w -= nabla_w — with no temporary array:
@@ -98,20 +99,26 @@ def traced_step(net: nn.MLP, lr: float = LR, example: Any = None) -> Callable[[n
     return tinygrad_nn.trace(lambda x, y: nn.quadratic_cost(net(x), y), *example, optimizer=opt)
 
 
-def trace_cost(sizes: Sequence[int], m: int, dtype: Any, repeat: int = 20) -> float:
-    """The time to trace a step, in project steps (median of `repeat` pairs, fresh networks)."""
+def trace_cost(sizes: Sequence[int], m: int, dtype: Any, repeat: int = 20) -> tuple[float, float]:
+    """The time to trace a step, in project steps: (cold: the program's text compiled anew, cached: a network of
+    the same shapes traced again, its compiled text reused), each the median of `repeat` fresh networks."""
+    import sys
     import time
     batch = make_batches(sizes, m, dtype, count=1)[0]
-    ratios = []
-    for _ in range(repeat):
+    cold, cached = [], []
+    for i in range(repeat):
         step = project_step(new_net(sizes, dtype))
         step(*batch)
         t0 = time.perf_counter()
         step(*batch)
         t1 = time.perf_counter()
-        traced_step(new_net(sizes, dtype), example=batch)
-        ratios.append((time.perf_counter() - t1) / (t1 - t0))
-    return float(np.median(ratios))
+        net = new_net(sizes, dtype)
+        if i % 2 == 0:
+            sys.modules["tinygrad_nn.trace"]._CODE.clear()
+        t2 = time.perf_counter()
+        traced_step(net, example=batch)
+        (cold if i % 2 == 0 else cached).append((time.perf_counter() - t2) / (t1 - t0))
+    return float(np.median(cold)), float(np.median(cached))
 
 
 def handwritten_step(ws: list[np.ndarray], bs: list[np.ndarray], lr: float = LR
@@ -279,14 +286,14 @@ def main() -> None:
                _timing.fmt_ratio(res.ratio("project", "leanest")), _timing.fmt_ratio(res.ratio("closed form", "lean")),
                _timing.fmt_us(res.median("traced")), _timing.fmt_ratio(res.ratio("traced", "lean")),
                _timing.fmt_ratio(res.ratio("traced", "leanest")), _timing.verdict(res.ratio("traced", "lean")[0], 1.0),
-               f"{trace_cost(sizes, m, dtype):.1f}"]
+               "{:.1f} / {:.1f}".format(*trace_cost(sizes, m, dtype))]
         if before is not None:
             row += [_timing.fmt_us(res.median("before")), _timing.fmt_ratio(res.ratio("before", "lean"))]
         rows.append(row + [_timing.verdict(stats[0], target),
                            f"{res.faults_per_call('lean'):.1f} / {res.faults_per_call('project'):.1f}", same])
     headers = ["config", "dtype", "lean µs", "leanest µs", "closed-form µs", "project µs", "project/lean",
                "project/leanest", "closed-form/lean", "traced µs", "traced/lean", "traced/leanest", "traced verdict",
-               "trace cost (steps)"]
+               "trace cost cold/cached (steps)"]
     if before is not None:
         headers += ["before µs", "before/lean"]
     _timing.print_table(headers + ["project verdict", "faults/step l/p", "same result"], rows,
