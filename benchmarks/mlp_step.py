@@ -16,6 +16,11 @@ leanest       the same step without any gradient array: η/m is folded into the 
               matrix. Shown for honesty (project/leanest), not a target.
 project       net(x) → nn.quadratic_cost → opt.zero_grad() → cost.backward() → opt.step()
               (nn.MLP, sigmoid everywhere, optim.SGD with lr η)
+traced        program = tinygrad_nn.trace(step, x, y, optimizer=opt) once, then program(x, y) per step: the
+              same step replayed as straight-line numpy (zero_grad, forward, backward, update; bitwise equal to
+              project). Targets for traced / lean: ≤ 1.0 at A and B. Also printed: the cost of tracing, in
+              project steps (target ≤ 3), cold (its text compiled) / cached
+              (another network of the same shapes: the compiled text is reused).
 hand-written  g = tinygrad_nn.backprop.backprop(ws, bs, x, y); w -= η·nabla_w; b -= η·nabla_b
               (the project's own closed-form, numpy-only BP1–BP4, whole mini-batch in matrix form;
               the update is fully in place — nabla_w *= η; w -= nabla_w — with no temporary array:
@@ -86,6 +91,34 @@ def project_step(net: nn.MLP, lr: float = LR, package: Any = None) -> Callable[[
         c.backward()
         opt.step()
     return step
+
+
+def traced_step(net: nn.MLP, lr: float = LR, example: Any = None) -> Callable[[np.ndarray, np.ndarray], Any]:
+    """The project's step traced once (`tinygrad_nn.trace` with the optimizer): each call replays it."""
+    opt = tinygrad_nn.optim.SGD(net.parameters(), lr=lr)
+    return tinygrad_nn.trace(lambda x, y: nn.quadratic_cost(net(x), y), *example, optimizer=opt)
+
+
+def trace_cost(sizes: Sequence[int], m: int, dtype: Any, repeat: int = 20) -> tuple[float, float]:
+    """The time to trace a step, in project steps: (cold: the program's text compiled anew, cached: a network of
+    the same shapes traced again, its compiled text reused), each the median of `repeat` fresh networks."""
+    import sys
+    import time
+    batch = make_batches(sizes, m, dtype, count=1)[0]
+    cold, cached = [], []
+    for i in range(repeat):
+        step = project_step(new_net(sizes, dtype))
+        step(*batch)
+        t0 = time.perf_counter()
+        step(*batch)
+        t1 = time.perf_counter()
+        net = new_net(sizes, dtype)
+        if i % 2 == 0:
+            sys.modules["tinygrad_nn.trace"]._CODE.clear()
+        t2 = time.perf_counter()
+        traced_step(net, example=batch)
+        (cold if i % 2 == 0 else cached).append((time.perf_counter() - t2) / (t1 - t0))
+    return float(np.median(cold)), float(np.median(cached))
 
 
 def handwritten_step(ws: list[np.ndarray], bs: list[np.ndarray], lr: float = LR
@@ -194,6 +227,8 @@ def same_result(sizes: Sequence[int], m: int, dtype: Any, before: Any = None) ->
     net = new_net(sizes, dtype)
     sides = [copy_weights(net) for _ in range(3)]
     (x, y), = make_batches(sizes, m, dtype, count=1)
+    traced = new_net(sizes, dtype)
+    traced_step(traced, example=(x, y))(x, y)
     handwritten_step(*sides[0])(x, y)
     lean_step(*sides[1])(x, y)
     leanest_step(*sides[2])(x, y)
@@ -203,7 +238,8 @@ def same_result(sizes: Sequence[int], m: int, dtype: Any, before: Any = None) ->
         sides.append(copy_weights(old))
     project_step(net)(x, y)
     rtol, atol = (1e-10, 1e-12) if np.dtype(dtype) == np.float64 else (1e-4, 1e-5)
-    return all(np.allclose(layer.weight.data, w, rtol=rtol, atol=atol) and
+    bitwise = all(np.array_equal(p.data, q.data) for p, q in zip(net.parameters(), traced.parameters()))
+    return bitwise and all(np.allclose(layer.weight.data, w, rtol=rtol, atol=atol) and
                np.allclose(layer.bias.data, b, rtol=rtol, atol=atol)
                for ws, bs in sides for layer, w, b in zip(net.layers, ws, bs))
 
@@ -217,7 +253,8 @@ def compare(sizes: Sequence[int], m: int, dtype: Any, blocks: int, seconds: floa
     candidates = {"lean": cycling(lean_step(*copy_weights(net)), batches),
                   "leanest": cycling(leanest_step(*copy_weights(net)), batches),
                   "closed form": cycling(handwritten_step(*copy_weights(net)), batches),
-                  "project": cycling(project_step(net), batches)}
+                  "project": cycling(project_step(net), batches),
+                  "traced": cycling(traced_step(new_net(sizes, dtype), example=batches[0]), batches)}
     if before is not None:
         candidates["before"] = cycling(project_step(before.nn.MLP(sizes, seed=SEED, dtype=dtype), package=before),
                                        batches)
@@ -246,19 +283,24 @@ def main() -> None:
         row = [f"{name} {sizes} m={m}", dt, _timing.fmt_us(res.median("lean")),
                _timing.fmt_us(res.median("leanest")), _timing.fmt_us(res.median("closed form")),
                _timing.fmt_us(res.median("project")), _timing.fmt_ratio(stats),
-               _timing.fmt_ratio(res.ratio("project", "leanest")), _timing.fmt_ratio(res.ratio("closed form", "lean"))]
+               _timing.fmt_ratio(res.ratio("project", "leanest")), _timing.fmt_ratio(res.ratio("closed form", "lean")),
+               _timing.fmt_us(res.median("traced")), _timing.fmt_ratio(res.ratio("traced", "lean")),
+               _timing.fmt_ratio(res.ratio("traced", "leanest")), _timing.verdict(res.ratio("traced", "lean")[0], 1.0),
+               "{:.1f} / {:.1f}".format(*trace_cost(sizes, m, dtype))]
         if before is not None:
             row += [_timing.fmt_us(res.median("before")), _timing.fmt_ratio(res.ratio("before", "lean"))]
         rows.append(row + [_timing.verdict(stats[0], target),
                            f"{res.faults_per_call('lean'):.1f} / {res.faults_per_call('project'):.1f}", same])
     headers = ["config", "dtype", "lean µs", "leanest µs", "closed-form µs", "project µs", "project/lean",
-               "project/leanest", "closed-form/lean"]
+               "project/leanest", "closed-form/lean", "traced µs", "traced/lean", "traced/leanest", "traced verdict",
+               "trace cost cold/cached (steps)"]
     if before is not None:
         headers += ["before µs", "before/lean"]
     _timing.print_table(headers + ["project verdict", "faults/step l/p", "same result"], rows,
                         title="One SGD step: project (autodiff) vs the lean hand-written numpy step (targets on project/lean)")
     print("\nsame result: " + ("yes" if all(r[-1] == "yes" for r in rows) else "NO")
-          + "  (one step from the same weights on the same batch; allclose on every weight and bias, all sides)")
+          + "  (one step from the same weights on the same batch; allclose on every weight and bias, all sides; "
+          "traced bitwise equal to project)")
 
 
 if __name__ == "__main__":

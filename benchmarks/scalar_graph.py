@@ -15,6 +15,9 @@ as plain Python floats. One step is exactly micrograd's demo loop, run by the sa
     zero_grad; loss.backward(); p.data −= lr · p.grad       (lr = 1 − 0.9·k/100, as in the demo)
 
 The project's update is `optim.SGD.step()` (with `lr` set each step), micrograd's the demo's loop.
+"traced" is the project's step traced once (`tinygrad_nn.trace(loss, optimizer=opt)`; the data are constants
+captured by the loss) and replayed as straight-line Python on floats: the same numbers bitwise (checked);
+the time to trace it is printed in project steps.
 gc stays enabled (micrograd's graph is full of reference cycles; collecting them is part of its cost);
 an untimed gc.collect() runs before each block. Printed: ms per step for each, the ratio
 project / micrograd (target ≤ 0.1), the graph's node count per step and ns per node;
@@ -109,6 +112,23 @@ def project_step(net: nn.ScalarMLP, X: list, y: list, package: Any = None) -> Ca
     return step
 
 
+def traced_step(net: nn.ScalarMLP, X: list, y: list) -> Callable[[], Any]:
+    """The project's step traced once, then replayed (η set before each call, as project_step sets it)."""
+    params = net.parameters()
+    opt = tinygrad_nn.optim.SGD(params, lr=1.0)
+    score = lambda x: net(x)[0]
+    program = tinygrad_nn.trace(lambda: svm_loss(score, params, X, y), optimizer=opt)
+    k = 0
+
+    def step() -> Any:
+        nonlocal k
+        opt.lr = lr_at(k)
+        loss = program()
+        k += 1
+        return loss
+    return step
+
+
 def micrograd_step(model: Any, X: list, y: list) -> Callable[[], Any]:
     params = model.parameters()
     k = 0
@@ -161,6 +181,19 @@ def main() -> None:
     loss = candidates["project"]()
     nodes = {"project": count_nodes(loss, project_children)}
     grad_nodes = count_nodes(loss, lambda v: [p for p in project_children(v) if p is not None and p.requires_grad])
+    import time
+    t0 = time.perf_counter()
+    candidates["project"]()
+    t1 = time.perf_counter()
+    traced_net, check_net = project_model(), project_model()
+    candidates["traced"] = traced_step(traced_net, X, y)
+    t2 = time.perf_counter()
+    nodes["traced"] = nodes["project"]
+    l_traced, l_check = candidates["traced"](), project_step(check_net, X, y)().data
+    bitwise = l_traced == l_check and all(p.data == q.data for p, q in zip(traced_net.parameters(),
+                                                                               check_net.parameters()))
+    print(f"traced: the same loss and weights after one step, bitwise: {'yes' if bitwise else 'NO'}; tracing took "
+          f"{t2 - t1:.2f} s = {(t2 - t1) / (t1 - t0):.0f} project steps")
     if micrograd is None:
         print("\nmicrograd is not installed (pip install micrograd==0.1.0, the `bench` extra): "
               "timing the project only, no ratio.")

@@ -18,6 +18,8 @@
   solution)` against autodiff and the closed form on random networks, `answer(name)`.
 - `learning_speeds(net, x, y)`: each layer's speed of learning ‖∂C/∂bˡ‖ over a whole set (ch. 5);
   `chain_gradient`: ch. 5's product σ′(zˡ) wˡ⁺¹ σ′(zˡ⁺¹) … ∂C/∂aᴸ for a chain network, beside the engine's.
+- `trace(fn, *args)`: the `Program` behind `backward()` — a step as straight-line numpy in the book's names
+  (BP1–BP4), replayed bitwise like the dynamic graph without building it.
 - `tinygrad_nn.testing` (import it by name; it needs hypothesis): strategies and gradient checkers for
   testing your own ops against finite differences and networks against BP1–BP4.
 - `__version__`: the version in pyproject.toml (from the installed metadata, or the source tree's file).
@@ -29,9 +31,11 @@ from .engine import Value, detect_anomaly, enable_grad, linear, no_grad
 from .function import Function
 from .gradcheck import gradcheck, gradgradcheck
 from .vanishing import chain_gradient, learning_speeds
+from .trace import Program, trace
 
 __all__ = [
            "Function",
+           "Program",
            "Value",
            "__version__",
            "backprop",
@@ -52,6 +56,7 @@ __all__ = [
            "optim",
            "perceptron",
            "plot",
+           "trace",
            "train",
            "vanishing",
 ]

@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--save", metavar="PATH", help="save the model (.npz) after every epoch, atomically")
     t.add_argument("--history", metavar="PATH", help="write per-epoch figures as .json or .csv")
     t.add_argument("--quiet", action="store_true", help="print only the final line")
+    t.add_argument("--trace", action="store_true",
+                   help="replay a step traced once (tinygrad_nn.trace): the same numbers bitwise, faster")
 
     e = commands.add_parser("evaluate", help="accuracy of a saved model")
     e.add_argument("--model", required=True, metavar="PATH", help="a model file written by train --save")
@@ -317,7 +319,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         train(net, splits, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cost=args.cost,
               momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed, patience=args.patience,
-              save_path=args.save, record_initial=True,
+              save_path=args.save, record_initial=True, trace=args.trace,
               progress=not args.quiet, on_epoch=lambda r: (history.append(r), report(r)))
     except (DivergenceError, KeyboardInterrupt) as exc:
         if args.save and history[-1:] and history[-1].epoch >= 1:  # epoch 0 (the untrained network) is not saved

@@ -9,6 +9,8 @@
   closed form (`equation_for` gives each equation's text, for other pictures to reuse).
 - `animate_backward(root, path)`: one self-contained HTML page that steps through `root.backward()` rule by
   rule (prev / next / slider / ← → / play; `#step=K` opens step K); without a path, an object Jupyter shows.
+- `draw_program(program)` (also `draw_graph(program)`): a traced `tinygrad_nn.trace` program, a box per line,
+  forward then backward, each tagged with its equation; `animate_backward(program)` steps through its rules.
 - `plot_history(histories, path)`: cost, accuracy and per-layer learning speed per epoch (matplotlib; the
   same function as `tinygrad_nn.plot.plot_history`, re-exported here for notebooks).
 - `explore(data="circle", sizes=None, ...)`: the live page of `tinygrad-nn explore` served in a background
@@ -34,6 +36,7 @@ from .animate import BackwardAnimation, animate_backward
 from .backprop import draw_backprop, equation_for
 from .graph import draw_graph
 from .network import draw_network
+from .program import draw_program
 from .render import FORMATS, GraphvizNotFoundError, render
 
 
@@ -44,4 +47,4 @@ def explore(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 __all__ = ["FORMATS", "BackwardAnimation", "GraphvizNotFoundError", "animate_backward", "draw_backprop", "draw_graph",
-           "draw_network", "equation_for", "explore", "plot_history", "render"]
+           "draw_network", "draw_program", "equation_for", "explore", "plot_history", "render"]

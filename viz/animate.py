@@ -27,6 +27,7 @@ import numpy as np
 
 from tinygrad_nn.engine import Value, _topological_order
 from tinygrad_nn.files import atomic_write
+from tinygrad_nn.trace import Program
 
 from . import _style as S
 from ._style import sup
@@ -250,7 +251,7 @@ class BackwardAnimation:
         return f"BackwardAnimation({self.steps} steps, {len(self.html):,} characters)"
 
 
-def animate_backward(root: Value, path: str | os.PathLike | None = None, *, rankdir: str = "LR",
+def animate_backward(root: Value | Program, path: str | os.PathLike | None = None, *, rankdir: str = "LR",
                      max_nodes: int = 500, title: str | None = None) -> Path | BackwardAnimation:
     """Write a web page that steps through ``root.backward()`` one rule at a time; return its path.
 
@@ -260,6 +261,8 @@ def animate_backward(root: Value, path: str | os.PathLike | None = None, *, rank
     than `max_nodes` Values are collapsed exactly as by `draw_graph` (the page says what was collapsed);
     the step panel still names every node whose rule runs.
     """
+    if isinstance(root, Program):  # a traced program's backward lines are its graph's rules, in this order
+        root = root.root
     if not isinstance(root, Value):
         raise TypeError(f"animate_backward: expected a Value, got {type(root).__name__}")
     if not root.requires_grad or root._a is None:

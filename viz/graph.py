@@ -44,8 +44,10 @@ import numpy as np
 
 from tinygrad_nn import nn
 from tinygrad_nn.engine import Value
+from tinygrad_nn.trace import Program
 
 from . import _style as S
+from .program import draw_program
 
 __all__ = ["draw_graph"]
 
@@ -444,7 +446,7 @@ def _legend(fills: set[str]) -> str:
     return S.legend_label("legend", [(fill, "", text) for fill, text in _LEGEND if fill in fills])
 
 
-def draw_graph(root: Value, *, rankdir: str = "LR", show_data: bool = True, show_grad: bool = True,
+def draw_graph(root: Value | Program, *, rankdir: str = "LR", show_data: bool = True, show_grad: bool = True,
                max_nodes: int = 500) -> graphviz.Digraph:
     """The computation graph that produced `root`, as a `graphviz.Digraph` (shown inline in Jupyter).
 
@@ -455,6 +457,8 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_data: bool = True, show
     collapsed. Building needs no Graphviz binary
     (``.source``); render with `viz.render`.
     """
+    if isinstance(root, Program):  # a traced program: its lines, forward then backward (viz.program)
+        return draw_program(root, rankdir="TB" if rankdir == "LR" else rankdir)
     if not isinstance(root, Value):
         raise TypeError(f"draw_graph: expected a Value, got {type(root).__name__}")
     if rankdir not in _RANKDIRS:

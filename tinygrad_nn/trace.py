@@ -1,0 +1,800 @@
+"""The program behind ``backward()``: trace a step once into straight-line numpy code, read it, replay it.
+
+``program = trace(fn, *example_args)`` runs ``fn(*example_args)`` once (it returns a one-element `Value`,
+e.g. a cost), walks the graph it built in the order ``backward()`` walks it, and writes one line of Python per
+op: the forward ops, then each op's backward rule in the same reverse topological order, accumulating into
+each node's gradient in the same order. ``program(*args)`` runs those lines on new arguments of the same
+shapes and dtypes and returns the value (a float); like ``fn(*args).backward()`` it leaves each parameter's
+``.grad`` (accumulating into a gradient that is there). Because every line is the numpy expression the
+engine's op or rule computes, the result is bitwise equal to the dynamic graph. ``print(program)`` shows the
+code in the book's names (``z2``, ``a2``, ``delta3``, ``nabla_w2``) with the equation each backward line is
+(BP1–BP4, eq. 20–21 for an update traced with ``optimizer=``).
+
+What is fixed at trace time, as in ``torch.jit.trace``:
+
+* the path taken: Python control flow in `fn` that depends on data is recorded as it went (relu's mask and
+  max's ties are data, recomputed on every call);
+* arguments are read afresh where they enter Value ops as they are (an array argument wrapped by an op
+  or a `Value`, a cost's targets); while tracing, ops on constants keep their inputs, so an op on an argument
+  alone is recomputed too. An argument converted or copied before entering a Value op (another dtype, numpy
+  arithmetic outside Value ops) would be frozen, so ``trace`` refuses an argument it cannot find in the graph
+  (an argument used both ways is the caller's responsibility, as in ``torch.jit.trace``);
+* raw numbers and arrays captured by `fn` are constants; Values captured by `fn` (parameters, constants) are
+  read afresh on each call, so ``SGD.step()`` between calls, in place, is seen.
+
+While `fn` runs, trace swaps in two recording versions of engine internals (the node maker and the cost's
+target conversion); `fn` computes exactly what it computes untraced, but do not build graphs in another thread
+meanwhile. The replay writes its intermediates into arrays it allocates once (``out=``); a parameter's
+``.grad`` is always a fresh array, as after ``backward()``.
+
+Arguments of another shape, dtype or type trace `fn` again (a program per signature, as ``jax.jit`` does):
+the buffers and the path belong to the shapes. ``fn`` must not call ``backward()`` itself (nor
+``create_graph``): the program is the backward pass, and a traced higher-order step is refused.
+"""
+from __future__ import annotations
+
+import inspect
+import keyword
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import engine, nn
+from .engine import Value, _topological_order, enable_grad
+from .function import Function, FunctionCtx
+
+__all__ = ["Program", "trace"]
+
+_SIGMOID, _LINEAR = Value._sigmoid_rule, engine._linear_rule
+_QUADRATIC, _OUTPUT_DELTA = nn._quadratic_rule, nn._output_delta_rule
+
+
+def acc(total: Any, g: Any, like: Any) -> Any:
+    """``total + g`` as ``backward()`` accumulates a gradient into a node whose data is `like`: g summed over
+    broadcast dimensions and cast to like's dtype first; None is an empty gradient."""
+    if type(like) is float:
+        if type(g) is not float:
+            g = float(np.sum(g))
+    elif type(g) is not np.ndarray or g.shape != like.shape or g.dtype != like.dtype:
+        g = engine._sum_to(g, like)
+    total = g if total is None else total + g
+    return np.asarray(total) if isinstance(total, np.generic) else total
+
+
+class _Generic:
+    """An op replayed by the engine's own code: its forward op on stand-in Values, then its backward rule on
+    the node that made. Used for every op the code generator does not write out as a numpy line."""
+
+    def __init__(self, node: Value, inputs: list[Value], forward: Callable[..., Value]) -> None:
+        self.forward, self.symbol = forward, node.op
+        self.stubs = {id(v): v.detach() for v in inputs}
+        for v in inputs:
+            self.stubs[id(v)].requires_grad = v.requires_grad
+        self.ins = [self.stubs[id(v)] for v in inputs]
+        self.inputs = inputs
+        self.node: Value | None = None
+
+    def fwd(self, *datas: Any) -> Any:
+        for stub, d in zip(self.ins, datas):
+            stub.data = d
+        with enable_grad():
+            self.node = self.forward(*self.ins)
+        return self.node.data
+
+    def bwd(self, g: Any, *grads: Any) -> tuple:
+        """Run the rule with each input's gradient so far; returns the inputs' gradients after it."""
+        for stub, gr in zip(self.ins, grads):
+            stub.grad = gr
+        self.node._rule(self.node, g)
+        return tuple(stub.grad for stub in self.ins)
+
+
+def _function_class(rule: Any) -> type:
+    stack = list(Function.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls._rule is rule:
+            return cls
+        stack.extend(cls.__subclasses__())
+    raise TypeError(f"trace: no Function subclass has the rule of op {getattr(rule, 'symbol', rule)!r}")
+
+
+def _generic_forward(node: Value, targets: Callable[[Any], Any]) -> tuple[list[Value], Callable[..., Value]]:
+    """(inputs, forward): the Values the op read and a function redoing the op on stand-ins of them."""
+    rule, ctx = node._rule, node._ctx
+    binary = {Value._add_rule: Value.__add__, Value._sub_rule: Value.__sub__, Value._mul_rule: Value.__mul__,
+              Value._div_rule: Value.__truediv__, Value._pow_rule: Value.__pow__,
+              Value._matmul_rule: Value.__matmul__}
+    unary = {Value._neg_rule: Value.__neg__, Value._exp_rule: Value.exp, Value._log_rule: Value.log,
+             Value._tanh_rule: Value.tanh, Value._sigmoid_rule: Value.sigmoid, Value._relu_rule: Value.relu,
+             Value._step_rule: Value.step, Value._transpose_rule: Value.transpose}
+    a, b, c = node._a, node._b, node._c
+    if rule in binary:
+        return [a, b], binary[rule]
+    if rule in unary:
+        return [a], unary[rule]
+    if rule is Value._sum_rule:
+        return [a], lambda x: x.sum(*ctx)
+    if rule is Value._max_rule:
+        return [a], lambda x: x.max(*ctx)
+    if rule is Value._reshape_rule:
+        shape = node.shape
+        return [a], lambda x: x.reshape(shape)
+    if rule is Value._getitem_rule:
+        return [a], lambda x: x[ctx]
+    if rule is Value._log_softmax_rule:
+        return [a], lambda x: x.log_softmax(ctx)
+    if rule is Value._softmax_rule:
+        return [a], lambda x: x.softmax(ctx)
+    if rule is _LINEAR:
+        return ([a, b], engine.linear) if c is None else ([a, b, c], engine.linear)
+    costs = {_QUADRATIC: nn.quadratic_cost, nn._cross_entropy_rule: nn.cross_entropy_cost,
+             nn._log_likelihood_rule: nn.log_likelihood_cost}
+    if rule in costs:
+        y = ctx[1] if rule is _QUADRATIC else ctx
+        cost, target = costs[rule], targets(y)
+        return [a], lambda v: cost(v, target())
+    if rule is _OUTPUT_DELTA:  # the cost reads σ(zᴸ) or softmax(zᴸ) of its input zᴸ: redone here
+        out_a, y = ctx
+        target = targets(y)
+        if out_a._rule is _SIGMOID:
+            return [a], lambda z: nn.cross_entropy_cost(z.sigmoid(), target())
+        return [a], lambda z: nn.log_likelihood_cost(z.softmax(out_a._ctx), target())
+    if _is_function(node):
+        return list(ctx[1]), _function_class(rule).apply
+    raise TypeError(f"trace: op {node.op!r} (node {node!r}) cannot be traced"
+                    + (" (a scatter comes from backward(create_graph=True), which trace refuses)"
+                       if rule is engine._scatter_rule else ""))
+
+
+def _identifier(name: str | None) -> str | None:
+    if not name:
+        return None
+    s = re.sub(r"\W", "_", name)
+    return None if not s.isidentifier() or keyword.iskeyword(s) else s
+
+
+def _book_name(name: str | None) -> str | None:
+    """A parameter's name in the book: ``layers.0.weight`` is w², so ``w2``; ``layers.0.bias`` is ``b2``."""
+    m = re.fullmatch(r"layers\.(\d+)\.(weight|bias)", name or "")
+    return f"{m.group(2)[0]}{int(m.group(1)) + 2}" if m else _identifier(name)
+
+
+def _grad_name(name: str, kind: str) -> str:
+    m = re.fullmatch(r"([zwb])(\d+)", name)
+    if m and kind == "param":
+        return f"nabla_{name}"
+    if m and m.group(1) == "z":
+        return f"delta{m.group(2)}"
+    return f"d_{name}"
+
+
+def _is_array(d: Any) -> bool:
+    return type(d) is np.ndarray and d.ndim >= 1
+
+
+def _is_function(node: Value) -> bool:
+    ctx = node._ctx
+    return type(ctx) is tuple and len(ctx) == 2 and type(ctx[1]) is tuple and isinstance(ctx[0], FunctionCtx)
+
+
+def _inputs(node: Value) -> list[Value]:
+    """The Values an op read: its graph inputs, or every input of a custom Function."""
+    return list(node._ctx[1]) if _is_function(node) else list(node._prev)
+
+
+def _minus_targets(a: np.ndarray, y: Any, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """a − one_hot(y) for integer labels y, bitwise, without the one-hot array: a − 0 is a, so only the
+    labelled entries change; other targets go through the cost's own conversion."""
+    if type(y) is np.ndarray and y.dtype.kind in "iu" and y.shape == rows.shape and y.size and \
+            np.minimum.reduce(y, axis=None) >= 0:
+        np.copyto(out, a)
+        try:
+            out[rows, y] -= 1.0
+            return out
+        except IndexError:
+            pass
+    return np.subtract(a, _targets(a, y, "quadratic_cost"), out=out)
+
+
+def _targets(a: Any, y: Any, cost: str) -> np.ndarray:
+    """A cost's targets for outputs `a` (an array), as the cost computes them from labels or one-hot rows."""
+    return nn._targets(engine._lift(a), y, cost)
+
+
+class _Line:
+    """One line of the program: its source, the code the replay runs (the same, or with `out=`), its tag."""
+    __slots__ = ("fast", "phase", "source", "tag")
+
+    def __init__(self, source: str, tag: str, phase: str, fast: str | None = None) -> None:
+        self.source, self.tag, self.phase, self.fast = source, tag, phase, source if fast is None else fast
+
+
+_BINARY = {Value._add_rule: "+", Value._sub_rule: "-", Value._mul_rule: "*"}
+
+
+class _Builder:
+    """Writes the program's lines from one traced graph, in the engine's order."""
+
+    def __init__(self, root: Value, args: tuple, arg_names: list[str], target_sources: dict[int, Any]) -> None:
+        self.root, self.args, self.arg_names, self.target_sources = root, args, arg_names, target_sources
+        self.ns: dict[str, Any] = {"np": np, "math": math, "acc": acc, "sigmoid": engine._sigmoid,
+                                   "divide": engine._divide, "normalize": engine._normalize,
+                                   "targets": _targets}
+        self.used: set[str] = set(self.ns) | set(arg_names)
+        self.names: dict[int, str] = {}
+        self.params: list[tuple[str, Value]] = []       # leaves that require a gradient: read each call
+        self.constants: list[tuple[str, Value]] = []    # other Values: read each call too
+        self.arg_of: dict[int, str] = {}
+        for name, a in zip(arg_names, args):
+            self.arg_of[id(a)] = name
+            if isinstance(a, Value):
+                self.arg_of[id(a.data)] = name
+        self.found_args: set[str] = set()
+        self.lines: list[_Line] = []
+        self.generic: dict[int, str] = {}
+        self.grad_of: dict[int, str] = {}
+        self.contributions: dict[int, int] = {}
+        self.extra: dict[int, Any] = {}
+        self.zeroed = False           # with an optimizer, each call starts from empty gradients (zero_grad)
+        self.buffered: set[str] = set()  # variables the replay writes with out= into an array it reuses
+
+    def buffer(self, name: str, like: np.ndarray) -> str:
+        """An array the replay allocates once and writes `name` into on every call."""
+        buf = self.fresh(f"_{name}_buf")
+        self.ns[buf] = np.empty_like(like)
+        self.buffered.add(name)
+        return buf
+
+    # ---- names ---------------------------------------------------------------------------------------
+    def fresh(self, base: str) -> str:
+        name, i = base, 1
+        while name in self.used:
+            i += 1
+            name = f"{base}_{i}"
+        self.used.add(name)
+        return name
+
+    def name(self, v: Value) -> str:
+        n = self.names.get(id(v))
+        if n is None:
+            if v._rule is not None:
+                n = self.fresh(_identifier(v.name) or f"v{len(self.names)}")
+            elif v.requires_grad:
+                if type(v.grad) is Value:
+                    raise RuntimeError("trace: fn called backward() itself (a parameter holds a create_graph "
+                                       "gradient); return the cost and let the program run backward — "
+                                       "create_graph and higher-order steps cannot be traced")
+                n = self.fresh(_book_name(v.name) or f"p{len(self.params)}")
+                self.params.append((n, v))
+            elif id(v) in self.arg_of or id(v.data) in self.arg_of:
+                n = self.arg_of.get(id(v)) or self.arg_of[id(v.data)]
+                self.found_args.add(n)
+            elif type(v.data) is float and math.isfinite(v.data):
+                n = repr(v.data)
+            else:
+                n = self.fresh(_identifier(v.name) or f"c{len(self.constants)}")
+                self.constants.append((n, v))
+            self.names[id(v)] = n
+        return n
+
+    def grad_var(self, v: Value) -> str:
+        g = self.grad_of.get(id(v))
+        if g is None:
+            kind = "param" if v._rule is None else "node"
+            g = self.grad_of[id(v)] = self.fresh(_grad_name(self.name(v), kind))
+        return g
+
+    def target(self, y: np.ndarray, a: str, cost: str) -> str:
+        """Code for a cost's targets: recomputed from the argument they came from, else a constant."""
+        arg = self.target_arg(y)
+        if arg is not None:
+            return f"targets({a}, {arg}, {cost!r})"
+        n = self.fresh(f"y_{a}")
+        self.ns[n] = y
+        return n
+
+    def target_arg(self, y: Any) -> str | None:
+        source = self.target_sources.get(id(y))
+        arg = None if source is None else self.arg_of.get(id(source))
+        if arg is not None:
+            self.found_args.add(arg)
+        return arg
+
+    def add(self, source: str, tag: str, phase: str, fast: str | None = None) -> None:
+        self.lines.append(_Line(source, tag, phase, fast))
+
+    # ---- the walk ------------------------------------------------------------------------------------
+    def build(self) -> None:
+        root = self.root
+        if root._rule is not None and not _identifier(root.name):
+            self.names[id(root)] = self.fresh("cost")
+        order = _topological_order(root) if root._a is not None else []
+        self.consumers: dict[int, list[Value]] = {}
+        for node in order:
+            for v in node._prev:
+                self.consumers.setdefault(id(v), []).append(node)
+        for node in self._forward_order(order):
+            self.emit_forward(node)
+        start = len(self.lines)
+        g = self.grad_var(root)
+        self.add(f"{g} = {'1.0' if type(root.data) is float else f'np.ones_like({self.name(root)})'}",
+                 "∂C/∂C = 1: the backward walk starts at the cost", "backward")
+        for node in reversed(order):
+            if id(node) in self.grad_of:
+                self.emit_backward(node)
+        leaf_grads = [self.grad_of[id(p)] for _, p in self.params if id(p) in self.grad_of]
+        if leaf_grads:  # the replay reads each parameter's .grad instead (they accumulate across calls)
+            self.lines.insert(start, _Line(f"{' = '.join(leaf_grads)} = None", "gradients start empty, as after "
+                                           "zero_grad()", "backward", "pass"))
+        for name, a in zip(self.arg_names, self.args):
+            if isinstance(a, (np.ndarray, Value)) and name not in self.found_args:
+                raise ValueError(f"trace: argument {name!r} does not reach the graph as it was passed (it was "
+                                 f"converted or copied before entering a Value op, used only outside Value ops, "
+                                 f"or not used), so its values would be frozen into the program; pass it as the "
+                                 f"array the ops read (e.g. in the dtype the model computes in)")
+
+    def _forward_order(self, order: list[Value]) -> list[Value]:
+        """Every op node to recompute, inputs first (a custom Function's inputs included)."""
+        seen: set[int] = set()
+        out: list[Value] = []
+        stack: list[tuple[Value, bool]] = [(n, False) for n in reversed(order)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                out.append(node)
+            elif id(node) not in seen and node._rule is not None:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack.extend((d, False) for d in _inputs(node) if d._rule is not None and id(d) not in seen)
+        return out
+
+    # ---- forward -------------------------------------------------------------------------------------
+    def emit_forward(self, node: Value) -> None:
+        out = self.name(node)
+        if self.special_forward(node, out) is None:
+            inputs, forward = _generic_forward(node, self.generic_target)
+            op = self.fresh(f"op_{out}")
+            self.ns[op] = _Generic(node, inputs, forward)
+            self.generic[id(node)] = op
+            ins = [self.name(v) for v in inputs]
+            self.add(f"{out} = {op}.fwd({', '.join(ins)})", f"{node.op}: the engine's own op", "forward")
+
+    def generic_target(self, y: Any) -> Callable[[], Any]:
+        arg = self.target_arg(y)
+        if arg is None:
+            return lambda: y
+        index, program = self.arg_names.index(arg), self
+        return lambda: program.current[index]
+
+    def special_forward(self, node: Value, out: str) -> bool | None:
+        """Write the forward of an op whose forward and backward both have a numpy line here; None if not."""
+        rule, a, b, c, d = node._rule, node._a, node._b, node._c, node.data
+        prev = node._prev
+        arrays = _is_array(d) and all(type(v.data) is float or _is_array(v.data) for v in prev)
+        floats = type(d) is float and all(type(v.data) is float for v in prev)
+        A = self.name(a) if a is not None else ""
+        B = self.name(b) if b is not None else ""
+        if rule in _BINARY and (arrays or floats):
+            self.add(f"{out} = {A} {_BINARY[rule]} {B}", node.op, "forward")
+        elif rule is Value._neg_rule and (arrays or floats):
+            self.add(f"{out} = -{A}", "neg", "forward")
+        elif rule is _SIGMOID and (arrays or floats):
+            fast = None
+            if arrays:  # the engine's σ, step by step, into a reused array (e^(−z) may overflow: σ → 0)
+                buf = self.buffer(out, d)
+                fast = (f"{out} = np.negative({A}, out={buf}); np.exp({out}, out={out}); {out} += 1.0; "
+                        f"np.reciprocal({out}, out={out})")
+            self.add(f"{out} = sigmoid({A})", "σ(z) = 1/(1 + e^(−z)), stable", "forward", fast)
+        elif rule is Value._relu_rule and arrays:
+            self.add(f"{out} = np.maximum({A}, 0)", "relu", "forward")
+        elif rule is Value._relu_rule and floats:
+            self.add(f"{out} = {A} if {A} > 0 else 0.0", "relu", "forward")
+        elif rule is Value._tanh_rule and (arrays or floats):
+            self.add(f"{out} = {'np' if arrays else 'math'}.tanh({A})", "tanh", "forward")
+        elif rule is _LINEAR and _is_array(a.data) and a.data.ndim == 2:
+            bias = "" if c is None else f" + {self.name(c)}"
+            fast = None
+            if c is not None and d.flags.c_contiguous:
+                fast = f"{out} = np.matmul({A}, {B}.T, out={self.buffer(out, d)}); {out} += {self.name(c)}"
+            self.add(f"{out} = {A} @ {B}.T{bias}", "z = a wᵀ + b (eq. 25)", "forward", fast)
+        elif rule is _QUADRATIC and _is_array(a.data):
+            y = self.target(node._ctx[1], A, "quadratic_cost")
+            diff = self.extra[id(node)] = self.fresh(f"{A}_minus_y")
+            fast = None
+            arg = self.target_arg(node._ctx[1])
+            if arg is not None and a.data.ndim == 2:  # labels: y subtracted where they point (a − 0 is a)
+                rows = self.fresh("_rows")
+                self.ns[rows] = np.arange(a.data.shape[0])
+                fast = f"{diff} = _minus_targets({A}, {arg}, {rows}, {self.buffer(diff, a.data)})"
+                self.ns["_minus_targets"] = _minus_targets
+            self.add(f"{diff} = {A} - {y}", "a − y", "forward", fast)
+            self.add(f"{out} = 0.5 / {nn._batch_size(a)} * float(np.vdot({diff}, {diff}))",
+                     "quadratic cost C = ‖y − a‖²/2m (eq. 6)", "forward")
+        elif rule is _OUTPUT_DELTA and node._ctx[0]._rule is _SIGMOID and _is_array(a.data):
+            a_out = self.name(node._ctx[0])
+            if not any(line.source.startswith(f"{a_out} = ") for line in self.lines):
+                self.add(f"{a_out} = sigmoid({A})", "σ(zᴸ)", "forward")
+            y = self.target(node._ctx[1], a_out, "cross_entropy_cost")
+            self.extra[id(node)] = (a_out, y)
+            self.add(f"{out} = float(np.sum(np.maximum({A}, 0) + np.log1p(np.exp(-np.abs({A}))) - {y} * {A}))"
+                     f" / {nn._batch_size(a)}", "cross-entropy cost (eq. 63), from zᴸ: Σ softplus(z) − y z",
+                     "forward")
+        else:
+            return None
+        return True
+
+    # ---- backward ------------------------------------------------------------------------------------
+    def contribute(self, node: Value, v: Value, expr: str, tag: str, exact: bool, fast: str | None = None) -> None:
+        """Add `expr` into v's gradient as the engine's `_accumulate` does: a plain assignment where the
+        shapes and dtypes are known to agree, else through `acc`."""
+        if not v.requires_grad:
+            return
+        g = self.grad_var(v)
+        leaf = v._rule is None
+        first = id(v) not in self.contributions
+        self.contributions[id(v)] = self.contributions.get(id(v), 0) + 1
+        like = self.name(v)
+        if leaf:  # a parameter: its gradient may already hold an earlier backward's (they accumulate)
+            source = f"{g} = {expr}" if exact and first else f"{g} = acc({'None' if first else g}, {expr}, {like})"
+            kept = f"{expr}.copy()" if expr in self.buffered else expr  # a .grad never shares a reused array
+            self.add(source, tag, "backward", f"{g} = {kept}" if exact and first and self.zeroed
+                     else f"{g} = acc({g}, {kept}, {like})")
+        elif exact:
+            self.add(f"{g} = {expr}" if first else f"{g} = {g} + {expr}", tag, "backward", fast if first else None)
+        else:
+            self.add(f"{g} = acc({'None' if first else g}, {expr}, {like})", tag, "backward", fast if first else None)
+
+    def emit_backward(self, node: Value) -> None:
+        rule, a, b, c, d = node._rule, node._a, node._b, node._c, node.data
+        g, out = self.grad_of[id(node)], self.name(node)
+        if id(node) in self.generic:
+            op = self.ns[self.generic[id(node)]]
+            grads = [self.grad_var(v) if v.requires_grad else "None" for v in op.inputs]
+            for v, gv in zip(op.inputs, grads):
+                if v.requires_grad and id(v) not in self.contributions and v._rule is not None:
+                    self.add(f"{gv} = None", "no gradient yet", "backward")
+                if v.requires_grad:
+                    self.contributions[id(v)] = self.contributions.get(id(v), 0) + 1
+            targets = ", ".join(gv if v.requires_grad else "_" for v, gv in zip(op.inputs, grads))
+            leaf = any(v.requires_grad and v._rule is None for v in op.inputs)
+            fast = f"{g}.copy()" if leaf and g in self.buffered else g  # a rule may keep g (a view) as a .grad
+            self.add(f"{targets}{',' if len(grads) == 1 else ''} = {self.generic[id(node)]}.bwd({g}, "
+                     f"{', '.join(grads)})", f"the {node.op} rule, as backward() runs it", "backward",
+                     f"{targets}{',' if len(grads) == 1 else ''} = {self.generic[id(node)]}.bwd({fast}, "
+                     f"{', '.join(grads)})")
+            return
+        exact = all(type(v.data) is float for v in node._prev) if type(d) is float else all(
+            _is_array(v.data) and v.data.shape == d.shape and v.data.dtype == d.dtype for v in node._prev)
+        A, B = self.name(a), (self.name(b) if b is not None else "")
+        if rule is Value._add_rule:
+            self.contribute(node, a, g, "∂(a + b)/∂a = 1", exact)
+            self.contribute(node, b, g, "∂(a + b)/∂b = 1", exact)
+        elif rule is Value._sub_rule:
+            self.contribute(node, a, g, "∂(a − b)/∂a = 1", exact)
+            self.contribute(node, b, f"-{g}", "∂(a − b)/∂b = −1", exact)
+        elif rule is Value._mul_rule:
+            self.contribute(node, a, f"{g} * {B}", "∂(ab)/∂a = b", exact)
+            self.contribute(node, b, f"{g} * {A}", "∂(ab)/∂b = a", exact)
+        elif rule is Value._neg_rule:
+            self.contribute(node, a, f"-{g}", "∂(−a)/∂a = −1", exact)
+        elif rule is _SIGMOID:
+            fast = None
+            if exact and type(d) is not float and a._rule is not None and id(a) not in self.contributions:
+                ga, tmp = self.grad_var(a), self.fresh(f"_{out}_one_minus")
+                self.ns[tmp] = np.empty_like(d)
+                fast = (f"{ga} = np.multiply({g}, {out}, out={self.buffer(ga, d)}); "
+                        f"np.subtract(1.0, {out}, out={tmp}); {ga} *= {tmp}")
+            self.contribute(node, a, f"{g} * {out} * (1.0 - {out})", self.sigmoid_tag(node), exact, fast)
+        elif rule is Value._relu_rule:
+            expr = f"({g} if {A} > 0 else 0.0)" if type(d) is float else f"{g} * ({A} > 0)"
+            self.contribute(node, a, expr, "relu′ = 1 where z > 0, else 0: the mask is recomputed", exact)
+        elif rule is Value._tanh_rule:
+            self.contribute(node, a, f"{g} * (1.0 - {out} * {out})", "tanh′ = 1 − tanh²", exact)
+        elif rule is _LINEAR:
+            if c is not None:
+                self.contribute(node, c, f"{g}.sum(axis=0)", "BP3: ∂C/∂bˡ = δˡ (summed over the mini-batch)",
+                                c.dtype == d.dtype)
+            self.contribute(node, b, f"{g}.T @ {A}", "BP4: ∂C/∂wˡ = δˡ (aˡ⁻¹)ᵀ", b.dtype == d.dtype == a.dtype)
+            self.contribute(node, a, f"{g} @ {B}", "BP2, first factor: (wˡ)ᵀ δˡ, before ⊙ σ′(zˡ⁻¹)",
+                            a.dtype == d.dtype == b.dtype)
+        elif rule is _QUADRATIC:
+            diff, m = self.extra[id(node)], nn._batch_size(a)
+            fast = None
+            if id(a) not in self.contributions:
+                ga = self.grad_var(a)
+                fast = f"{ga} = np.multiply({diff}, {g} / {m}, out={self.buffer(ga, a.data)})"
+            self.contribute(node, a, f"{diff} * ({g} / {m})", "∇ₐC = (aᴸ − y)/m: BP1's first factor", True, fast)
+        elif rule is _OUTPUT_DELTA:
+            a_out, y = self.extra[id(node)]
+            self.contribute(node, a, f"({a_out} - {y}) * ({g} / {nn._batch_size(a)})",
+                            "BP1 for the cross-entropy cost: δᴸ = (aᴸ − y)/m (eq. 66)", True)
+
+    def sigmoid_tag(self, node: Value) -> str:
+        """BP1 for the output layer's σ (its gradient comes from a cost), BP2 for a hidden one (from a layer)."""
+        users = self.consumers.get(id(node), [])
+        if users and all(u._rule in (_QUADRATIC, nn._cross_entropy_rule) for u in users):
+            return "BP1: δᴸ = ∇ₐC ⊙ σ′(zᴸ), σ′ = σ(1 − σ)"
+        if users and all(u._rule is _LINEAR for u in users):
+            return "BP2: δˡ = ((wˡ⁺¹)ᵀ δˡ⁺¹) ⊙ σ′(zˡ)"
+        return "σ′(z) = σ(z)(1 − σ(z))"
+
+
+class _Compiled:
+    """The program for one signature of arguments: its lines, compiled into one function."""
+
+    def __init__(self, fn: Callable[..., Value], args: tuple, arg_names: list[str], optimizer: Any) -> None:
+        target_sources: dict[int, Any] = {}
+        original = nn._targets
+
+        def recording_targets(a: Value, y: Any, cost: str) -> np.ndarray:
+            t = original(a, y, cost)
+            target_sources[id(t)] = y
+            return t
+        watched = optimizer.params if optimizer is not None else []
+        before = [p.grad for p in watched]
+        made = engine._node
+        kept: list[tuple] = []
+
+        def keeping_node(data: Any, rule: Callable, a: Value, b: Value | None = None, c: Value | None = None,
+                         ctx: Any = None) -> Value:
+            out = made(data, rule, a, b, c, ctx)
+            if out._rule is None:  # a node of constants only: note its inputs too, to recompute it from them
+                kept.append((out, rule, a, b, c, ctx))
+            return out
+        from . import function
+        nn._targets = recording_targets
+        engine._node = nn._node = function._node = keeping_node
+        try:
+            root = fn(*args)
+        finally:
+            nn._targets = original
+            engine._node = nn._node = function._node = made
+        if not isinstance(root, Value):
+            raise TypeError(f"trace: fn must return a Value (e.g. a cost), got {type(root).__name__}")
+        if any(p.grad is not g for p, g in zip(watched, before)):
+            raise RuntimeError("trace: fn called backward() itself (a gradient changed while it ran); return the "
+                               "cost and let the program run backward — create_graph and higher-order steps "
+                               "cannot be traced")
+        if root.size != 1:
+            raise ValueError(f"trace: fn must return a one-element Value (a cost), got shape {root.shape}")
+        if not root.requires_grad:
+            raise ValueError("trace: fn's result does not depend on any Value that requires a gradient "
+                             "(nothing to differentiate; was it computed under no_grad()?)")
+        b = _Builder(root, args, arg_names, target_sources)
+        b.current, b.zeroed = args, optimizer is not None
+        for out, *record in kept:  # fn ran as it does untraced; now the constant nodes show their inputs
+            out._rule, out._a, out._b, out._c, out._ctx = record
+        try:
+            b.build()
+        finally:
+            for out, *_ in kept:
+                out._rule = out._a = out._b = out._c = out._ctx = None
+        self.builder, self.root = b, root
+        self.optimizer = optimizer
+        self.signature = _signature(tuple(a.data if isinstance(a, Value) else a for a in args))
+        if optimizer is not None:
+            self._add_update(b, optimizer)
+        self._text: str | None = None
+        touched = {id(p) for _, p in b.params if id(p) in b.grad_of}
+        self.idle = [p for p in (optimizer.params if optimizer is not None else []) if id(p) not in touched]
+        self.run = self._compile(b)
+
+    @staticmethod
+    def _add_update(b: _Builder, optimizer: Any) -> None:
+        """Append SGD.step() for a plain SGD (eq. 20–21) as numpy lines; other settings call step()."""
+        names = {id(p): n for n, p in b.params}
+        plain = not optimizer.momentum and not optimizer.weight_decay and all(
+            type(p.data) is np.ndarray for p in optimizer.params)
+        if not plain:
+            b.ns["optimizer"] = optimizer
+            b.add("optimizer.step()", "eq. 20–21 (SGD with momentum or weight decay: the optimizer's own step)",
+                  "update")
+            return
+        for p in optimizer.params:
+            n = names.get(id(p))
+            if n is None or id(p) not in b.grad_of:
+                continue
+            g = b.grad_of[id(p)]
+            buf = b.fresh(f"eta_{g}")
+            b.ns[buf] = np.empty_like(p.data)
+            b.ns["_opt"] = optimizer
+            b.add(f"{n} -= eta * {g}", "eq. 20–21: w → w − η ∂C/∂w" if n.startswith("w") else
+                  "eq. 20–21: b → b − η ∂C/∂b" if n.startswith("b") else "eq. 20–21: gradient descent",
+                  "update", f"np.multiply({g}, eta, out={buf}); {n} -= {buf}")
+
+    @property
+    def source(self) -> str:
+        """The program's text, written on first use (a scalar graph's program has one line per op)."""
+        if self._text is None:
+            self._text = self._source(self.builder)
+        return self._text
+
+    @staticmethod
+    def _source(b: _Builder) -> str:
+        width = min(max(len(line.source) for line in b.lines), 60) + 2
+        head = [f"# the program behind backward(): {len(b.lines)} lines, forward then backward, as traced",
+                f"# inputs: {', '.join(b.arg_names) or '(none)'}; parameters: "
+                f"{', '.join(n for n, _ in b.params) or '(none)'}"]
+        out, phase = head, None
+        for line in b.lines:
+            if line.phase != phase:
+                phase = line.phase
+                out.append(f"# ---- {phase} ----")
+            out.append(f"{line.source:<{width}}# {line.tag}")
+        return "\n".join(out) + "\n"
+
+    @staticmethod
+    def _compile(b: _Builder) -> Callable[..., Any]:
+        params = [n for n, _ in b.params]
+        body = [f"    {n} = _p_{n}.data; {b.grad_of[id(p)]} = {'None' if b.zeroed else f'_p_{n}.grad'}"
+                if id(p) in b.grad_of else f"    {n} = _p_{n}.data" for n, p in b.params]
+        body += [f"    {n} = _c_{n}.data" for n, _ in b.constants]
+        if "_opt" in b.ns:
+            body.append("    eta = _opt.lr  # read on each call: a schedule may change it")
+        guards = []
+        for i, (name, a) in enumerate(zip(b.arg_names, b.args)):
+            d = a.data if isinstance(a, Value) else a
+            b.ns[f"_dtype{i}"] = d.dtype
+            guards.append(f"type({name}) is not np.ndarray or {name}.shape != {d.shape!r} or "
+                          f"{name}.dtype != _dtype{i}")
+        if guards:
+            body.insert(0, f"    if {' or '.join(guards)}: raise _Retrace")
+            b.ns["_Retrace"] = _Retrace
+        body += [f"    {line.fast}" for line in b.lines if line.fast != "pass" and line.phase != "update"]
+        body += [f"    _p_{n}.grad = {b.grad_of[id(p)]}" for n, p in b.params if id(p) in b.grad_of]
+        body += [f"    {line.fast}" for line in b.lines if line.phase == "update"]  # after .grad is written
+        body.append(f"    return {b.name(b.root)}")
+        args = ", ".join(b.arg_names)
+        code = (f"def _replay({args}):\n    with np.errstate(over='ignore'):  # e^(−z) may overflow: σ → 0\n"
+                + "\n".join("    " + line for line in body) + "\n")
+        b.code = code
+        ns = dict(b.ns)
+        ns.update({f"_p_{n}": p for n, p in b.params})
+        ns.update({f"_c_{n}": v for n, v in b.constants})
+        compiled = _CODE.get(code)
+        if compiled is None:  # the same program text (another network of the same shapes) compiles once
+            if len(_CODE) > 256:
+                _CODE.clear()
+            compiled = _CODE[code] = compile(code, "<traced program>", "exec")
+        exec(compiled, ns)
+        del params
+        return ns["_replay"]
+
+    def namespace(self, args: tuple) -> dict[str, Any]:
+        """The names `source` reads, bound to these arguments and the current parameters."""
+        b = self.builder
+        ns = dict(b.ns)
+        ns.update(zip(b.arg_names, args))
+        ns.update({n: p.data for n, p in b.params})
+        ns.update({n: v.data for n, v in b.constants})
+        if self.optimizer is not None:
+            ns["eta"] = self.optimizer.lr
+        return ns
+
+
+_CODE: dict[str, Any] = {}  # program text → compiled code
+
+
+class _Retrace(Exception):
+    """Raised by a replay given arguments of another signature than it was traced with."""
+
+
+def _signature(args: tuple) -> tuple:
+    return tuple((type(a), np.shape(a.data if isinstance(a, Value) else a),
+                  getattr(a.data if isinstance(a, Value) else a, "dtype", None)) for a in args)
+
+
+class Program:
+    """A traced step: call it like `fn` to replay forward and backward (see `trace`); ``print`` shows it."""
+
+    def __init__(self, fn: Callable[..., Value], example_args: tuple, optimizer: Any = None) -> None:
+        self.fn, self.optimizer = fn, optimizer
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            names = list(code.co_varnames[:code.co_argcount])
+        else:
+            try:
+                params = list(inspect.signature(fn).parameters.values())
+            except (TypeError, ValueError):
+                params = []
+            names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self._names = names
+        self._programs: dict[tuple, _Compiled] = {}
+        self._last = self._compiled(example_args)
+
+    def _arg_names(self, n: int) -> list[str]:
+        names = [nm if i < len(self._names) and _identifier(nm) == nm else f"arg{i}"
+                 for i, nm in enumerate(self._names[:n])]
+        return names + [f"arg{i}" for i in range(len(names), n)]
+
+    def _compiled(self, args: tuple) -> _Compiled:
+        for i, a in enumerate(args):
+            if not isinstance(a, (np.ndarray, Value)):
+                raise TypeError(f"trace: argument {i} is a {type(a).__name__}; pass arrays or Values (a number "
+                                f"or a list would be frozen into the program as a constant: capture it in fn "
+                                f"instead if that is what you mean)")
+        key = _signature(args)
+        program = self._programs.get(key)
+        if program is None:
+            program = self._programs[key] = _Compiled(self.fn, args, self._arg_names(len(args)), self.optimizer)
+        return program
+
+    def __call__(self, *args: Any) -> float:
+        """Replay on `args` (same shapes and dtypes as traced; others trace fn again): returns the value and
+        leaves each parameter's `.grad` as ``fn(*args).backward()`` would (with ``optimizer=``: also steps)."""
+        program = self._last
+        if program.idle:  # with an optimizer: zero_grad for the parameters the program does not touch
+            for p in program.idle:
+                p.grad = None
+        program.builder.current = args
+        try:
+            value = program.run(*args)  # checks the arguments' types, shapes and dtypes first
+        except _Retrace:
+            if any(isinstance(a, Value) for a in args):  # Values: replay on their data
+                data = tuple(a.data if isinstance(a, Value) else a for a in args)
+                if program.signature == _signature(data):
+                    program.builder.current = data
+                    value = program.run(*data)
+                    return float(value) if type(value) is not float else value
+            self._last = self._compiled(args)
+            return self(*args)
+        except TypeError:
+            if len(args) != len(program.builder.args):
+                raise TypeError(f"program: expected {len(program.builder.args)} argument(s) "
+                                f"({', '.join(program.builder.arg_names)}), got {len(args)}") from None
+            raise
+        return float(value) if type(value) is not float else value
+
+    @property
+    def source(self) -> str:
+        """The step as straight-line Python/numpy (for the signature last called), forward then backward."""
+        return self._last.source
+
+    def namespace(self, *args: Any) -> dict[str, Any]:
+        """What `source` reads (helpers, arguments, parameters), to ``exec(program.source, namespace)``."""
+        return self._last.namespace(args)
+
+    @property
+    def lines(self) -> list[tuple[str, str, str]]:
+        """(phase, code, tag) for each line: phase is 'forward', 'backward' or 'update'."""
+        return [(line.phase, line.source, line.tag) for line in self._last.builder.lines]
+
+    @property
+    def parameters(self) -> list[tuple[str, Value, str | None]]:
+        """(name in `source`, the parameter, its gradient's name in `source` or None) for each parameter."""
+        b = self._last.builder
+        return [(n, p, b.grad_of.get(id(p))) for n, p in b.params]
+
+    @property
+    def argument_names(self) -> list[str]:
+        """The names of the arguments in `source` (fn's parameter names where they are identifiers)."""
+        return list(self._last.builder.arg_names)
+
+    @property
+    def root(self) -> Value:
+        """The graph traced (for the last signature called): the program's backward lines are its rules, in
+        the order ``backward()`` runs them (`viz.animate_backward(program)` steps through them)."""
+        return self._last.root
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        b = self._last.builder
+        return (f"Program({getattr(self.fn, '__name__', 'fn')}: {len(b.lines)} lines, "
+                f"{len(self._programs)} signature(s))")
+
+
+def trace(fn: Callable[..., Value], *example_args: Any, optimizer: Any = None) -> Program:
+    """Run ``fn(*example_args)`` once and return the `Program` that replays it with its backward pass.
+
+    `fn` returns a one-element Value (a cost). ``program(*args)`` returns the value and leaves every parameter's
+    ``.grad`` bitwise as ``fn(*args).backward()`` would. With ``optimizer=`` (an `SGD`), a call is a whole
+    training step: zero_grad, forward, backward, and the update (eq. 20–21). See the module docstring for what
+    is fixed at trace time.
+    """
+    return Program(fn, example_args, optimizer)
