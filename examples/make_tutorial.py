@@ -420,6 +420,67 @@ cost7 = nn.quadratic_cost(net(x7[None, :]), np.eye(10)[[label7]])
 viz.animate_backward(cost7)
 """)]
 
+TRACE = [md("""
+### The program behind `backward()`
+
+What does `backward()` actually *do*? `tinygrad_nn.trace(fn, *args)` runs a step once and writes it down as
+straight-line numpy: the forward ops, then the backward rule of each op in the order `backward()` runs them,
+each line tagged with the equation it is. Here is one gradient-descent step of a [2, 3, 1] network on a
+mini-batch of two examples (`optimizer=` adds the update, eq. 20–21):"""),
+code("""
+import numpy as np
+from tinygrad_nn import nn, optim, trace
+
+tiny = nn.MLP([2, 3, 1], seed=0)
+tiny_sgd = optim.SGD(tiny.parameters(), lr=3.0)
+xs = np.array([[0.5, -1.0], [1.0, 0.25]])  # one example per row
+ys = np.array([[1.0], [0.0]])
+
+program = trace(lambda x, y: nn.quadratic_cost(tiny(x), y), xs, ys, optimizer=tiny_sgd)
+print(program)"""),
+md("""
+Read it top to bottom. The forward half is eq. 25 layer by layer. The backward half starts at
+∂C/∂C = 1 and walks the graph backwards: the cost's rule gives ∇ₐC, σ's rule turns it into δ³ (**BP1**), the
+layer's rule gives ∂C/∂b³ (**BP3**), ∂C/∂w³ (**BP4**) and (w³)ᵀδ³, which σ's rule at the hidden layer turns
+into δ² (**BP2**) — and so on down. Nothing in the engine knows BP1–BP4: they are what the local rules of the
+ops compose into. Compare the book's `backprop`, written by hand in `tinygrad_nn.backprop`:"""),
+code("""
+import inspect
+from tinygrad_nn import backprop
+
+print(inspect.getsource(backprop._backprop))"""),
+md("""
+The same equations, in another order of operations: the book's version averages δ at the end
+(BP3 and BP4 multiply by 1/m), the engine's cost divides by m at the start, so the numbers agree to rounding —
+while the program agrees with `backward()` *bitwise*, because every line is the numpy expression that op's rule
+computes. Run the program's text yourself on the same arrays:"""),
+code("""
+tiny.zero_grad()
+tiny_cost = nn.quadratic_cost(tiny(xs), ys)
+tiny_cost.backward()                                    # the dynamic graph
+
+names = program.namespace(xs, ys)                     # x, y, w2, b2, w3, b3 and the helpers the text uses
+exec(program.source.split("# ---- update ----")[0], names)   # forward and backward, not the update
+print("cost:", names["cost"] == tiny_cost.item())
+for name, p in zip(["w2", "b2", "w3", "b3"], tiny.parameters()):
+    print(f"nabla_{name} bitwise equal to {name}.grad:", np.array_equal(names[f"nabla_{name}"], p.grad))
+
+closed = backprop.backprop(tiny.weights, tiny.biases, xs, ys)  # the closed form: equal to rounding
+print("closed form BP1–BP4 agrees:", all(np.allclose(a, p.grad, rtol=1e-12, atol=1e-15)
+                                          for a, p in zip([closed.nabla_w[0], closed.nabla_b[0], closed.nabla_w[1], closed.nabla_b[1]],
+                                                          tiny.parameters())))"""),
+md("""
+Calling `program(xs, ys)` replays the step on new arrays of the same shapes — parameters are read
+afresh on every call, so training just calls it in a loop (`tinygrad-nn train --trace` does). The replay writes
+into arrays it allocated once and builds no graph, which is why it is faster than building the graph anew on
+every step; `viz.draw_graph(program)` draws it line by line."""),
+code("""
+rng_tiny = np.random.default_rng(0)
+for step in range(3):
+    x_new, y_new = rng_tiny.random((2, 2)), rng_tiny.integers(0, 2, (2, 1)).astype(float)
+    print(f"step {step}: cost {program(x_new, y_new):.6f}")"""),]
+
+
 PICTURES = [md("""
 ## 5. Pictures
 
@@ -644,9 +705,7 @@ def cells() -> list[nbformat.NotebookNode]:
     """Every cell of the notebook, in order."""
     return [*INTRO, *PERCEPTRONS, *SIGMOID, *NETWORK,
             *NOTATION, *BACKPROP_BY_HAND, *PROOF, *ALGORITHM,
-            # TRACE CELLS: the lead splices the traced program's cells here (t20's examples/tutorial_trace_cells.py,
-            # on another branch): they follow the algorithm and its code, before the pictures.
-            *PICTURES, *SATURATION, *SPEED, *PATHS, *EXERCISES]
+            *TRACE, *PICTURES, *SATURATION, *SPEED, *PATHS, *EXERCISES]
 
 
 def build() -> nbformat.NotebookNode:

@@ -374,21 +374,22 @@ def test_readme_shows_the_real_program():
 
 
 def test_tutorial_cells_run():
-    """examples/tutorial_trace_cells.py: every code cell runs, and the program's text reproduces backward()."""
+    """The tutorial's TRACE cells (examples/make_tutorial.py): every code cell runs, and the program's text
+    reproduces backward() bitwise."""
     import contextlib
+    import importlib.util
     import io
-    import sys
     from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-    try:
-        from tutorial_trace_cells import cells
-    finally:
-        sys.path.pop(0)
+    path = Path(__file__).resolve().parents[1] / "examples" / "make_tutorial.py"
+    spec = importlib.util.spec_from_file_location("make_tutorial", path)
+    tutorial = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tutorial)
+    cells = [("code" if cell.cell_type == "code" else "md", cell.source) for cell in tutorial.TRACE]
     ns: dict = {}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec("import numpy as np\nfrom tinygrad_nn import nn, optim, trace", ns)
-        for kind, text in cells():
+        for kind, text in cells:
             if kind == "code":
                 exec(text, ns)
     out = printed.getvalue()
