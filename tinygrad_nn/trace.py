@@ -435,18 +435,24 @@ class _Builder:
             labels = self.args[self.arg_names.index(arg)] if arg is not None else None
             labels = labels.data if isinstance(labels, Value) else labels
             if type(labels) is np.ndarray and labels.dtype.kind in "iu" and a.data.ndim == 2 and \
-                    labels.shape == a.data.shape[:1] and labels.size and a.data.shape[1] > 1:
+                    labels.shape == a.data.shape[:1] and labels.size and a.data.shape[1] > 1 and \
+                    a.data.flags.c_contiguous:
                 # integer labels (their shape and dtype are the program's signature): a − one_hot(y) is a − 0 = a
-                # except where the labels point, so y is subtracted there, bitwise, without a one-hot array; a
-                # label out of range raises the cost's own error (negative ones found by one min, others by
-                # the indexing), never a silent wrong row
-                rows, buf = self.fresh("_rows"), self.buffer(diff, a.data)
-                self.ns[rows] = np.arange(a.data.shape[0])
-                bad = f"_bad_labels({A}, {arg}, 'quadratic_cost')"
+                # except where the labels point, so 1 is subtracted there, bitwise, without a one-hot array. One
+                # max over the labels seen as unsigned (a negative label becomes huge) finds any label out of
+                # range, on every call (labels may change in place); it raises the cost's own error.
+                m, k = a.data.shape
+                buf, rows = self.buffer(diff, a.data), self.fresh("_rows_k")
+                flat, kind = self.fresh(f"_{diff}_flat"), labels.dtype.kind
+                self.ns[flat] = self.ns[buf].reshape(-1)  # a view: the buffer is C-contiguous
+                self.ns[rows] = np.arange(m, dtype=np.uint64 if labels.dtype == np.uint64 else np.intp) * k
+                unsigned = self.fresh("_unsigned") if kind == "i" else None
+                if unsigned:
+                    self.ns[unsigned] = np.dtype(f"u{labels.dtype.itemsize}")
                 fast = (f"np.copyto({buf}, {A})\n"
-                        + (f"if np.minimum.reduce({arg}, None) < 0: {bad}\n" if labels.dtype.kind == "i" else "")
-                        + f"try: np.subtract.at({buf}, ({rows}, {arg}), 1.0)\nexcept IndexError: {bad}; raise\n"
-                        f"{diff} = {buf}")
+                        f"if np.maximum.reduce({f'{arg}.view({unsigned})' if unsigned else arg}, None) >= {k}: "
+                        f"_bad_labels({A}, {arg}, 'quadratic_cost')\n"
+                        f"{flat}[{rows} + {arg}] -= 1.0\n{diff} = {buf}")
                 self.ns["_bad_labels"] = _bad_labels
             self.add(f"{diff} = {A} - {y}", "a − y", "forward", fast)
             self.add(f"{out} = 0.5 / {nn._batch_size(a)} * float(np.vdot({diff}, {diff}))",
