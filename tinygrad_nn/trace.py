@@ -719,24 +719,26 @@ class _Compiled:
         body.append(f"return {root}" if b.float_root else f"return {root} if type({root}) is float else float({root})")
         code = f"def _replay({', '.join(b.arg_names)}):\n" + "\n".join("    " + line for line in body) + "\n"
 
-        def bind(match: re.Match) -> str:
-            name = "_np_" + match.group(1).replace(".", "_")
-            if name not in b.ns:
-                obj: Any = np
-                for part in match.group(1).split("."):
-                    obj = getattr(obj, part)
-                b.ns[name] = obj
-            return name
-        code = re.sub(r"\bnp\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)", bind, code)
-        b.code = code
-        ns = dict(b.ns)
-        ns.update({f"_p_{n}": p for n, p in b.params})
-        ns.update({f"_c_{n}": v for n, v in b.constants})
-        compiled = _CODE.get(code)
-        if compiled is None:  # the same program text (another network of the same shapes) compiles once
+        cached = _CODE.get(code)
+        if cached is None:  # the same program text (another network of the same shapes) compiles once
+            bound: list[str] = []
+
+            def bind(match: re.Match) -> str:
+                bound.append(match.group(1))
+                return "_np_" + match.group(1).replace(".", "_")
+            text = re.sub(r"\bnp\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)", bind, code)
             if len(_CODE) > 256:
                 _CODE.clear()
-            compiled = _CODE[code] = compile(code, "<traced program>", "exec")
+            cached = _CODE[code] = (compile(text, "<traced program>", "exec"), text, tuple(dict.fromkeys(bound)))
+        compiled, b.code, bound = cached
+        ns = dict(b.ns)
+        for name in bound:
+            obj: Any = np
+            for part in name.split("."):
+                obj = getattr(obj, part)
+            ns["_np_" + name.replace(".", "_")] = obj
+        ns.update({f"_p_{n}": p for n, p in b.params})
+        ns.update({f"_c_{n}": v for n, v in b.constants})
         exec(compiled, ns)
         return ns["_replay"]
 
