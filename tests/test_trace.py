@@ -465,3 +465,17 @@ def test_replay_keeps_the_caller_s_error_state():
         assert np.geterr() == state
         with pytest.raises(FloatingPointError):
             np.exp(np.array([1e3]))  # over='raise' still holds here
+
+
+@pytest.mark.parametrize("m", [5, 40])  # the replay checks a small batch's labels as a list, a large one in numpy
+def test_replay_refuses_negative_int8_labels_for_many_outputs(m):
+    """int8 labels for 200 outputs: −1 seen as unsigned is 255, which is in range, so both ends are checked."""
+    net = nn.MLP([3, 2, 200], seed=0)
+    rng = np.random.default_rng(5)
+    x, y = rng.random((m, 3)), rng.integers(0, 127, m).astype(np.int8)
+    program = trace(lambda x, y: nn.quadratic_cost(net(x), y), x, y)
+    check_same(lambda x, y: nn.quadratic_cost(net(x), y), program, net.parameters(), (x, y))
+    for label in (-1, -128):
+        y[m // 2] = label
+        with pytest.raises(ValueError, match=f"label {label} is out of range for 200 output"):
+            program(x, y)

@@ -438,20 +438,26 @@ class _Builder:
                     labels.shape == a.data.shape[:1] and labels.size and a.data.shape[1] > 1 and \
                     a.data.flags.c_contiguous:
                 # integer labels (their shape and dtype are the program's signature): a − one_hot(y) is a − 0 = a
-                # except where the labels point, so 1 is subtracted there, bitwise, without a one-hot array. One
-                # max over the labels seen as unsigned (a negative label becomes huge) finds any label out of
-                # range, on every call (labels may change in place); it raises the cost's own error.
+                # except where the labels point, so 1 is subtracted there, bitwise, without a one-hot array. Any
+                # label out of range raises the cost's own error, checked on every call (labels may change in
+                # place): one max over the labels seen as unsigned (a negative label becomes ≥ 2^(bits−1) ≥ k),
+                # through a Python list for a small batch (half the time of a numpy reduction there).
                 m, k = a.data.shape
                 buf, rows = self.buffer(diff, a.data), self.fresh("_rows_k")
-                flat, kind = self.fresh(f"_{diff}_flat"), labels.dtype.kind
+                flat, kind, bits = self.fresh(f"_{diff}_flat"), labels.dtype.kind, 8 * labels.dtype.itemsize
                 self.ns[flat] = self.ns[buf].reshape(-1)  # a view: the buffer is C-contiguous
                 self.ns[rows] = np.arange(m, dtype=np.uint64 if labels.dtype == np.uint64 else np.intp) * k
-                unsigned = self.fresh("_unsigned") if kind == "i" else None
-                if unsigned:
-                    self.ns[unsigned] = np.dtype(f"u{labels.dtype.itemsize}")
-                fast = (f"np.copyto({buf}, {A})\n"
-                        f"if np.maximum.reduce({f'{arg}.view({unsigned})' if unsigned else arg}, None) >= {k}: "
-                        f"_bad_labels({A}, {arg}, 'quadratic_cost')\n"
+                if kind == "i" and 2 ** (bits - 1) < k:  # int8 labels for ≥ 128 outputs: both ends
+                    check = (f"(np.minimum.reduce({arg}, None) < 0 or np.maximum.reduce({arg}, None) >= {k})"
+                             if m > 32 else f"(min(_l := {arg}.tolist()) < 0 or max(_l) >= {k})")
+                else:
+                    seen = arg
+                    if kind == "i":
+                        unsigned = self.fresh("_unsigned")
+                        self.ns[unsigned] = np.dtype(f"u{labels.dtype.itemsize}")
+                        seen = f"{arg}.view({unsigned})"
+                    check = f"np.maximum.reduce({seen}, None) >= {k}" if m > 32 else f"max({seen}.tolist()) >= {k}"
+                fast = (f"np.copyto({buf}, {A})\nif {check}: _bad_labels({A}, {arg}, 'quadratic_cost')\n"
                         f"{flat}[{rows} + {arg}] -= 1.0\n{diff} = {buf}")
                 self.ns["_bad_labels"] = _bad_labels
             self.add(f"{diff} = {A} - {y}", "a − y", "forward", fast)
