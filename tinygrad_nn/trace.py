@@ -33,6 +33,7 @@ the buffers and the path belong to the shapes. ``fn`` must not call ``backward()
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import math
@@ -150,6 +151,7 @@ def _generic_forward(node: Value, targets: Callable[[Any], Any]) -> tuple[list[V
                        if rule is engine._scatter_rule else ""))
 
 
+@functools.lru_cache(maxsize=4096)  # names repeat across traces: made once each
 def _identifier(name: str | None) -> str | None:
     if not name:
         return None
@@ -157,12 +159,14 @@ def _identifier(name: str | None) -> str | None:
     return None if not s.isidentifier() or keyword.iskeyword(s) else s
 
 
+@functools.lru_cache(maxsize=4096)  # names repeat across traces: made once each
 def _book_name(name: str | None) -> str | None:
     """A parameter's name in the book: ``layers.0.weight`` is w², so ``w2``; ``layers.0.bias`` is ``b2``."""
     m = re.fullmatch(r"layers\.(\d+)\.(weight|bias)", name or "")
     return f"{m.group(2)[0]}{int(m.group(1)) + 2}" if m else _identifier(name)
 
 
+@functools.lru_cache(maxsize=4096)  # names repeat across traces: made once each
 def _grad_name(name: str, kind: str) -> str:
     m = re.fullmatch(r"([zwb])(\d+)", name)
     if m and kind == "param":
