@@ -479,3 +479,19 @@ def test_replay_refuses_negative_int8_labels_for_many_outputs(m):
         y[m // 2] = label
         with pytest.raises(ValueError, match=f"label {label} is out of range for 200 output"):
             program(x, y)
+
+
+def test_nodes_named_like_the_replay_s_own_names():
+    """Values named like the replay's helpers (`_t`, `eta`, `_np_exp`) get other names in the program."""
+    w = Value(np.array([0.5, -1.0, 2.0]), name="w")
+
+    def fn(x):
+        t = (w * x).sigmoid()
+        t.name = "_t"
+        e = (t * t)
+        e.name = "eta"
+        s = e.sum()
+        s.name = "_np_exp"
+        return s
+    program = trace(fn, np.ones(3))
+    check_same(fn, program, [w], (np.array([1.0, -2.0, 0.5]),))

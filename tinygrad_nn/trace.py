@@ -214,6 +214,9 @@ class _OverflowIgnored(dict):
 
 
 _OVER = _OverflowIgnored()
+# names the replay's code uses besides the program's own (never given to a node)
+_REPLAY_NAMES = {"_t", "_ign", "_l", "_OVER", "_cvget", "_cvset", "_cvreset", "_builder", "_bad_labels", "_Retrace",
+                 "eta", "_opt", "optimizer"}
 
 
 def _exp_ignoring_overflow(var: str) -> str:
@@ -248,7 +251,7 @@ class _Builder:
         self.ns: dict[str, Any] = {"np": np, "math": math, "acc": acc, "sigmoid": engine._sigmoid,
                                    "divide": engine._divide, "normalize": engine._normalize,
                                    "targets": _targets}
-        self.used: set[str] = set(self.ns) | set(arg_names)
+        self.used: set[str] = set(self.ns) | set(arg_names) | _REPLAY_NAMES
         self.names: dict[int, str] = {}
         self.params: list[tuple[str, Value]] = []       # leaves that require a gradient: read each call
         self.constants: list[tuple[str, Value]] = []    # other Values: read each call too
@@ -278,6 +281,8 @@ class _Builder:
 
     # ---- names ---------------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
+        if base.startswith("_np_"):  # the replay's names for numpy's functions
+            base = "v" + base
         name, i = base, 1
         while name in self.used:
             i += 1
@@ -705,7 +710,7 @@ class _Compiled:
         if b.reads_args:  # a generic op reads a cost's targets from the arguments of this call
             body.append(f"_builder.current = ({', '.join(b.arg_names)},)")
             b.ns["_builder"] = b
-        if b.overflow:
+        if b.overflow and _extobj_contextvar is not None:
             body.append("_ign = _OVER[_cvget()]  # the caller's error state, with over='ignore'")
             b.ns.update(_OVER=_OVER, _cvget=_extobj_contextvar.get, _cvset=_extobj_contextvar.set,
                         _cvreset=_extobj_contextvar.reset)
