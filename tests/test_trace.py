@@ -408,3 +408,91 @@ def test_gradients_never_share_the_replay_s_reused_arrays():
     w.grad = None
     program(np.full(4, 2.0))
     assert same(kept, first)
+
+
+# ---- the replay's own checks and error state --------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_replay_refuses_labels_out_of_range_like_the_cost(dtype):
+    """The replay subtracts y at the labels without a one-hot array; a label out of range still raises the
+    cost's own error (every call: the labels may be changed in place), and the step changes nothing."""
+    net = nn.MLP([4, 3, 3], seed=0)
+    opt = SGD(net.parameters(), lr=1.0)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((5, 4)), np.array([0, 2, 1, 1, 0], dtype=dtype)
+    program = trace(lambda x, y: nn.quadratic_cost(net(x), y), x, y, optimizer=opt)
+    program(x, y)
+    before = [(p.data.copy(), p.grad) for p in net.parameters()]
+    bad = [3, 200] + ([-1] if np.dtype(dtype).kind == "i" else [])
+    for label in bad:
+        y[2] = label  # in place: the same array object as the call before
+        with pytest.raises(ValueError, match=f"quadratic_cost: label {label} is out of range for 3 output"):
+            nn.quadratic_cost(net(x), y)
+        with pytest.raises(ValueError, match=f"quadratic_cost: label {label} is out of range for 3 output"):
+            program(x, y)
+        assert all(same(p.data, d) and p.grad is g for p, (d, g) in zip(net.parameters(), before))
+    y[2] = 2
+    twin = nn.MLP([4, 3, 3], seed=0)
+    for q, (d, _) in zip(twin.parameters(), before):
+        q.data[...] = d
+    program(x, y)
+    nn.quadratic_cost(twin(x), y).backward()
+    assert all(same(p.grad, q.grad) for p, q in zip(net.parameters(), twin.parameters()))
+
+
+def test_one_output_integer_targets_are_values_not_labels():
+    """With one output neuron, integer y are target values (0 means 0.0), as the cost reads them, even when
+    every y in the batch is 0 (which a label path would take for class 0)."""
+    net = nn.MLP([2, 3, 1], seed=0)
+    rng = np.random.default_rng(4)
+    x = rng.random((4, 2))
+    program = trace(lambda x, y: nn.quadratic_cost(net(x), y), x, np.array([0, 1, 0, 1]))
+    for y in (np.zeros(4, dtype=np.int64), np.array([1, 1, 0, 1])):
+        check_same(lambda x, y: nn.quadratic_cost(net(x), y), program, net.parameters(), (x, y))
+
+
+def test_replay_keeps_the_caller_s_error_state():
+    """σ's e^(−z) overflows harmlessly for z ≪ 0 (σ → 0): silenced there, as the engine does, even under
+    over='raise'; the caller's settings are the same after the call, and after a call that raised."""
+    net = nn.MLP([2, 2, 2], seed=0)
+    net.layers[0].weight.data[...] = 1e3  # z ≈ −1000 for x < 0: e^(1000) overflows
+    x, y = np.full((3, 2), -1.0), np.array([0, 1, 0])
+    program = trace(lambda x, y: nn.quadratic_cost(net(x), y), x, y)
+    with np.errstate(all="raise"):
+        state = np.geterr()
+        check_same(lambda x, y: nn.quadratic_cost(net(x), y), program, net.parameters(), (x, y))
+        assert np.geterr() == state
+        with pytest.raises(ValueError, match="out of range"):
+            program(x, np.array([0, 5, 0]))
+        assert np.geterr() == state
+        with pytest.raises(FloatingPointError):
+            np.exp(np.array([1e3]))  # over='raise' still holds here
+
+
+@pytest.mark.parametrize("m", [5, 40])  # the replay checks a small batch's labels as a list, a large one in numpy
+def test_replay_refuses_negative_int8_labels_for_many_outputs(m):
+    """int8 labels for 200 outputs: −1 seen as unsigned is 255, which is in range, so both ends are checked."""
+    net = nn.MLP([3, 2, 200], seed=0)
+    rng = np.random.default_rng(5)
+    x, y = rng.random((m, 3)), rng.integers(0, 127, m).astype(np.int8)
+    program = trace(lambda x, y: nn.quadratic_cost(net(x), y), x, y)
+    check_same(lambda x, y: nn.quadratic_cost(net(x), y), program, net.parameters(), (x, y))
+    for label in (-1, -128):
+        y[m // 2] = label
+        with pytest.raises(ValueError, match=f"label {label} is out of range for 200 output"):
+            program(x, y)
+
+
+def test_nodes_named_like_the_replay_s_own_names():
+    """Values named like the replay's helpers (`_t`, `eta`, `_np_exp`) get other names in the program."""
+    w = Value(np.array([0.5, -1.0, 2.0]), name="w")
+
+    def fn(x):
+        t = (w * x).sigmoid()
+        t.name = "_t"
+        e = (t * t)
+        e.name = "eta"
+        s = e.sum()
+        s.name = "_np_exp"
+        return s
+    program = trace(fn, np.ones(3))
+    check_same(fn, program, [w], (np.array([1.0, -2.0, 0.5]),))

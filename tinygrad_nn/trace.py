@@ -33,6 +33,7 @@ the buffers and the path belong to the shapes. ``fn`` must not call ``backward()
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import math
@@ -150,6 +151,7 @@ def _generic_forward(node: Value, targets: Callable[[Any], Any]) -> tuple[list[V
                        if rule is engine._scatter_rule else ""))
 
 
+@functools.lru_cache(maxsize=4096)  # names repeat across traces: made once each
 def _identifier(name: str | None) -> str | None:
     if not name:
         return None
@@ -157,12 +159,14 @@ def _identifier(name: str | None) -> str | None:
     return None if not s.isidentifier() or keyword.iskeyword(s) else s
 
 
+@functools.lru_cache(maxsize=4096)  # names repeat across traces: made once each
 def _book_name(name: str | None) -> str | None:
     """A parameter's name in the book: ``layers.0.weight`` is w², so ``w2``; ``layers.0.bias`` is ``b2``."""
     m = re.fullmatch(r"layers\.(\d+)\.(weight|bias)", name or "")
     return f"{m.group(2)[0]}{int(m.group(1)) + 2}" if m else _identifier(name)
 
 
+@functools.lru_cache(maxsize=4096)  # names repeat across traces: made once each
 def _grad_name(name: str, kind: str) -> str:
     m = re.fullmatch(r"([zwb])(\d+)", name)
     if m and kind == "param":
@@ -186,18 +190,41 @@ def _inputs(node: Value) -> list[Value]:
     return list(node._ctx[1]) if _is_function(node) else list(node._prev)
 
 
-def _minus_targets(a: np.ndarray, y: Any, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """a − one_hot(y) for integer labels y, bitwise, without the one-hot array: a − 0 is a, so only the
-    labelled entries change; other targets go through the cost's own conversion."""
-    if type(y) is np.ndarray and y.dtype.kind in "iu" and y.shape == rows.shape and y.size and \
-            np.minimum.reduce(y, axis=None) >= 0:
-        np.copyto(out, a)
-        try:
-            out[rows, y] -= 1.0
-            return out
-        except IndexError:
-            pass
-    return np.subtract(a, _targets(a, y, "quadratic_cost"), out=out)
+def _bad_labels(a: np.ndarray, y: np.ndarray, cost: str) -> None:
+    """Raise the cost's own error for labels the replay found out of range (negative, or ≥ the outputs)."""
+    _targets(a, y, cost)  # raises ValueError: label … is out of range for … output neurons
+    raise ValueError(f"{cost}: labels out of range for {a.shape[-1]} output neurons")
+
+
+try:  # numpy ≥ 2: errstate is a context variable; setting it directly costs a tenth of np.errstate()
+    from numpy._core._multiarray_umath import _extobj_contextvar, _make_extobj
+except ImportError:  # pragma: no cover - numpy 1.x
+    _extobj_contextvar = _make_extobj = None
+
+
+class _OverflowIgnored(dict):
+    """error state → the same state with over='ignore' (what ``np.errstate(over='ignore')`` enters), made once
+    per state; keys are kept alive here, so an id is never reused for another state."""
+
+    def __missing__(self, state: Any) -> Any:
+        if len(self) > 64:
+            self.clear()
+        value = self[state] = _make_extobj(over="ignore")  # merged with the current state, which is `state`
+        return value
+
+
+_OVER = _OverflowIgnored()
+# names the replay's code uses besides the program's own (never given to a node)
+_REPLAY_NAMES = {"_t", "_ign", "_l", "_OVER", "_cvget", "_cvset", "_cvreset", "_builder", "_bad_labels", "_Retrace",
+                 "eta", "_opt", "optimizer"}
+
+
+def _exp_ignoring_overflow(var: str) -> str:
+    """Replay code for ``np.exp(var, out=var)`` under over='ignore' (e^(−z) overflows to inf for z ≪ 0: σ → 0,
+    as the engine's σ computes it), leaving the caller's other error settings as they are."""
+    if _extobj_contextvar is None:  # pragma: no cover - numpy 1.x
+        return f"with np.errstate(over='ignore'): np.exp({var}, out={var})"
+    return f"_t = _cvset(_ign)\ntry: np.exp({var}, out={var})\nfinally: _cvreset(_t)"
 
 
 def _targets(a: Any, y: Any, cost: str) -> np.ndarray:
@@ -224,7 +251,7 @@ class _Builder:
         self.ns: dict[str, Any] = {"np": np, "math": math, "acc": acc, "sigmoid": engine._sigmoid,
                                    "divide": engine._divide, "normalize": engine._normalize,
                                    "targets": _targets}
-        self.used: set[str] = set(self.ns) | set(arg_names)
+        self.used: set[str] = set(self.ns) | set(arg_names) | _REPLAY_NAMES
         self.names: dict[int, str] = {}
         self.params: list[tuple[str, Value]] = []       # leaves that require a gradient: read each call
         self.constants: list[tuple[str, Value]] = []    # other Values: read each call too
@@ -241,6 +268,9 @@ class _Builder:
         self.extra: dict[int, Any] = {}
         self.zeroed = False           # with an optimizer, each call starts from empty gradients (zero_grad)
         self.buffered: set[str] = set()  # variables the replay writes with out= into an array it reuses
+        self.overflow = False         # the replay has a σ whose e^(−z) may overflow (silenced there only)
+        self.reads_args = False       # a generic op reads a cost's targets from the current arguments
+        self.float_root = False       # the root's line computes a Python float
 
     def buffer(self, name: str, like: np.ndarray) -> str:
         """An array the replay allocates once and writes `name` into on every call."""
@@ -251,6 +281,8 @@ class _Builder:
 
     # ---- names ---------------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
+        if base.startswith("_np_"):  # the replay's names for numpy's functions
+            base = "v" + base
         name, i = base, 1
         while name in self.used:
             i += 1
@@ -319,6 +351,7 @@ class _Builder:
                 self.consumers.setdefault(id(v), []).append(node)
         for node in self._forward_order(order):
             self.emit_forward(node)
+        self.float_root = id(root) not in self.generic and root._rule in (_QUADRATIC, _OUTPUT_DELTA)
         start = len(self.lines)
         g = self.grad_var(root)
         self.add(f"{g} = {'1.0' if type(root.data) is float else f'np.ones_like({self.name(root)})'}",
@@ -368,6 +401,7 @@ class _Builder:
         if arg is None:
             return lambda: y
         index, program = self.arg_names.index(arg), self
+        self.reads_args = True
         return lambda: program.current[index]
 
     def special_forward(self, node: Value, out: str) -> bool | None:
@@ -386,8 +420,9 @@ class _Builder:
             fast = None
             if arrays:  # the engine's σ, step by step, into a reused array (e^(−z) may overflow: σ → 0)
                 buf = self.buffer(out, d)
-                fast = (f"{out} = np.negative({A}, out={buf}); np.exp({out}, out={out}); {out} += 1.0; "
-                        f"np.reciprocal({out}, out={out})")
+                fast = (f"{out} = np.negative({A}, out={buf})\n{_exp_ignoring_overflow(out)}\n"
+                        f"{out} += 1.0; np.reciprocal({out}, out={out})")
+                self.overflow = True
             self.add(f"{out} = sigmoid({A})", "σ(z) = 1/(1 + e^(−z)), stable", "forward", fast)
         elif rule is Value._relu_rule and arrays:
             self.add(f"{out} = np.maximum({A}, 0)", "relu", "forward")
@@ -406,11 +441,34 @@ class _Builder:
             diff = self.extra[id(node)] = self.fresh(f"{A}_minus_y")
             fast = None
             arg = self.target_arg(node._ctx[1])
-            if arg is not None and a.data.ndim == 2:  # labels: y subtracted where they point (a − 0 is a)
-                rows = self.fresh("_rows")
-                self.ns[rows] = np.arange(a.data.shape[0])
-                fast = f"{diff} = _minus_targets({A}, {arg}, {rows}, {self.buffer(diff, a.data)})"
-                self.ns["_minus_targets"] = _minus_targets
+            labels = self.args[self.arg_names.index(arg)] if arg is not None else None
+            labels = labels.data if isinstance(labels, Value) else labels
+            if type(labels) is np.ndarray and labels.dtype.kind in "iu" and a.data.ndim == 2 and \
+                    labels.shape == a.data.shape[:1] and labels.size and a.data.shape[1] > 1 and \
+                    a.data.flags.c_contiguous:
+                # integer labels (their shape and dtype are the program's signature): a − one_hot(y) is a − 0 = a
+                # except where the labels point, so 1 is subtracted there, bitwise, without a one-hot array. Any
+                # label out of range raises the cost's own error, checked on every call (labels may change in
+                # place): one max over the labels seen as unsigned (a negative label becomes ≥ 2^(bits−1) ≥ k),
+                # through a Python list for a small batch (half the time of a numpy reduction there).
+                m, k = a.data.shape
+                buf, rows = self.buffer(diff, a.data), self.fresh("_rows_k")
+                flat, kind, bits = self.fresh(f"_{diff}_flat"), labels.dtype.kind, 8 * labels.dtype.itemsize
+                self.ns[flat] = self.ns[buf].reshape(-1)  # a view: the buffer is C-contiguous
+                self.ns[rows] = np.arange(m, dtype=np.uint64 if labels.dtype == np.uint64 else np.intp) * k
+                if kind == "i" and 2 ** (bits - 1) < k:  # int8 labels for ≥ 128 outputs: both ends
+                    check = (f"(np.minimum.reduce({arg}, None) < 0 or np.maximum.reduce({arg}, None) >= {k})"
+                             if m > 32 else f"(min(_l := {arg}.tolist()) < 0 or max(_l) >= {k})")
+                else:
+                    seen = arg
+                    if kind == "i":
+                        unsigned = self.fresh("_unsigned")
+                        self.ns[unsigned] = np.dtype(f"u{labels.dtype.itemsize}")
+                        seen = f"{arg}.view({unsigned})"
+                    check = f"np.maximum.reduce({seen}, None) >= {k}" if m > 32 else f"max({seen}.tolist()) >= {k}"
+                fast = (f"np.copyto({buf}, {A})\nif {check}: _bad_labels({A}, {arg}, 'quadratic_cost')\n"
+                        f"{flat}[{rows} + {arg}] -= 1.0\n{diff} = {buf}")
+                self.ns["_bad_labels"] = _bad_labels
             self.add(f"{diff} = {A} - {y}", "a − y", "forward", fast)
             self.add(f"{out} = 0.5 / {nn._batch_size(a)} * float(np.vdot({diff}, {diff}))",
                      "quadratic cost C = ‖y − a‖²/2m (eq. 6)", "forward")
@@ -428,9 +486,11 @@ class _Builder:
         return True
 
     # ---- backward ------------------------------------------------------------------------------------
-    def contribute(self, node: Value, v: Value, expr: str, tag: str, exact: bool, fast: str | None = None) -> None:
+    def contribute(self, node: Value, v: Value, expr: str, tag: str, exact: bool, fast: str | None = None,
+                   fast_expr: str | None = None) -> None:
         """Add `expr` into v's gradient as the engine's `_accumulate` does: a plain assignment where the
-        shapes and dtypes are known to agree, else through `acc`."""
+        shapes and dtypes are known to agree, else through `acc`. `fast_expr`: the same value, computed faster,
+        for a parameter's line in the replay."""
         if not v.requires_grad:
             return
         g = self.grad_var(v)
@@ -440,7 +500,7 @@ class _Builder:
         like = self.name(v)
         if leaf:  # a parameter: its gradient may already hold an earlier backward's (they accumulate)
             source = f"{g} = {expr}" if exact and first else f"{g} = acc({'None' if first else g}, {expr}, {like})"
-            kept = f"{expr}.copy()" if expr in self.buffered else expr  # a .grad never shares a reused array
+            kept = f"{expr}.copy()" if expr in self.buffered else fast_expr or expr  # a .grad never shares a buffer
             self.add(source, tag, "backward", f"{g} = {kept}" if exact and first and self.zeroed
                      else f"{g} = acc({g}, {kept}, {like})")
         elif exact:
@@ -497,7 +557,7 @@ class _Builder:
         elif rule is _LINEAR:
             if c is not None:
                 self.contribute(node, c, f"{g}.sum(axis=0)", "BP3: ∂C/∂bˡ = δˡ (summed over the mini-batch)",
-                                c.dtype == d.dtype)
+                                c.dtype == d.dtype, fast_expr=f"np.add.reduce({g}, 0)" if _is_array(d) else None)
             self.contribute(node, b, f"{g}.T @ {A}", "BP4: ∂C/∂wˡ = δˡ (aˡ⁻¹)ᵀ", b.dtype == d.dtype == a.dtype)
             self.contribute(node, a, f"{g} @ {B}", "BP2, first factor: (wˡ)ᵀ δˡ, before ⊙ σ′(zˡ⁻¹)",
                             a.dtype == d.dtype == b.dtype)
@@ -506,7 +566,8 @@ class _Builder:
             fast = None
             if id(a) not in self.contributions:
                 ga = self.grad_var(a)
-                fast = f"{ga} = np.multiply({diff}, {g} / {m}, out={self.buffer(ga, a.data)})"
+                scale = repr(1.0 / m) if node is self.root and type(d) is float else f"{g} / {m}"  # ∂C/∂C = 1.0
+                fast = f"{ga} = np.multiply({diff}, {scale}, out={self.buffer(ga, a.data)})"
             self.contribute(node, a, f"{diff} * ({g} / {m})", "∇ₐC = (aᴸ − y)/m: BP1's first factor", True, fast)
         elif rule is _OUTPUT_DELTA:
             a_out, y = self.extra[id(node)]
@@ -581,7 +642,7 @@ class _Compiled:
         self._text: str | None = None
         touched = {id(p) for _, p in b.params if id(p) in b.grad_of}
         self.idle = [p for p in (optimizer.params if optimizer is not None else []) if id(p) not in touched]
-        self.run = self._compile(b)
+        self.run = self._compile(b, self.idle)
 
     @staticmethod
     def _add_update(b: _Builder, optimizer: Any) -> None:
@@ -628,13 +689,10 @@ class _Compiled:
         return "\n".join(out) + "\n"
 
     @staticmethod
-    def _compile(b: _Builder) -> Callable[..., Any]:
-        params = [n for n, _ in b.params]
-        body = [f"    {n} = _p_{n}.data; {b.grad_of[id(p)]} = {'None' if b.zeroed else f'_p_{n}.grad'}"
-                if id(p) in b.grad_of else f"    {n} = _p_{n}.data" for n, p in b.params]
-        body += [f"    {n} = _c_{n}.data" for n, _ in b.constants]
-        if "_opt" in b.ns:
-            body.append("    eta = _opt.lr  # read on each call: a schedule may change it")
+    def _compile(b: _Builder, idle: list[Value]) -> Callable[..., Any]:
+        """The replay as one function: the lines' fast forms, with numpy's functions bound to names (a global
+        lookup each, not two) and the error state set only around the exponentials that may overflow."""
+        body = []
         guards = []
         for i, (name, a) in enumerate(zip(b.arg_names, b.args)):
             d = a.data if isinstance(a, Value) else a
@@ -642,26 +700,61 @@ class _Compiled:
             guards.append(f"type({name}) is not np.ndarray or {name}.shape != {d.shape!r} or "
                           f"{name}.dtype != _dtype{i}")
         if guards:
-            body.insert(0, f"    if {' or '.join(guards)}: raise _Retrace")
+            body.append(f"if {' or '.join(guards)}: raise _Retrace")
             b.ns["_Retrace"] = _Retrace
-        body += [f"    {line.fast}" for line in b.lines if line.fast != "pass" and line.phase != "update"]
-        body += [f"    _p_{n}.grad = {b.grad_of[id(p)]}" for n, p in b.params if id(p) in b.grad_of]
-        body += [f"    {line.fast}" for line in b.lines if line.phase == "update"]  # after .grad is written
-        body.append(f"    return {b.name(b.root)}")
-        args = ", ".join(b.arg_names)
-        code = (f"def _replay({args}):\n    with np.errstate(over='ignore'):  # e^(−z) may overflow: σ → 0\n"
-                + "\n".join("    " + line for line in body) + "\n")
-        b.code = code
-        ns = dict(b.ns)
-        ns.update({f"_p_{n}": p for n, p in b.params})
-        ns.update({f"_c_{n}": v for n, v in b.constants})
-        compiled = _CODE.get(code)
-        if compiled is None:  # the same program text (another network of the same shapes) compiles once
+        body += [f"{n} = _p_{n}.data; {b.grad_of[id(p)]} = {'None' if b.zeroed else f'_p_{n}.grad'}"
+                 if id(p) in b.grad_of else f"{n} = _p_{n}.data" for n, p in b.params]
+        body += [f"{n} = _c_{n}.data" for n, _ in b.constants]
+        if "_opt" in b.ns:
+            body.append("eta = _opt.lr  # read on each call: a schedule may change it")
+        if b.reads_args:  # a generic op reads a cost's targets from the arguments of this call
+            body.append(f"_builder.current = ({', '.join(b.arg_names)},)")
+            b.ns["_builder"] = b
+        if b.overflow and _extobj_contextvar is not None:
+            body.append("_ign = _OVER[_cvget()]  # the caller's error state, with over='ignore'")
+            b.ns.update(_OVER=_OVER, _cvget=_extobj_contextvar.get, _cvset=_extobj_contextvar.set,
+                        _cvreset=_extobj_contextvar.reset)
+        zero = [f"_p_{n}" for n, p in b.params if id(p) in b.grad_of] if b.zeroed else []
+        for i, p in enumerate(idle):  # the optimizer's parameters the program does not touch: zero_grad too
+            b.ns[f"_idle{i}"] = p
+            zero.append(f"_idle{i}")
+        backward = False
+        for line in b.lines:
+            if line.fast == "pass" or line.phase == "update":
+                continue
+            if zero and not backward and line.phase == "backward":  # zero_grad: the old gradients go first,
+                body.append(" = ".join(f"{z}.grad" for z in zero) + " = None")  # so their memory is reused
+                backward = True
+            body += line.fast.split("\n")
+        if zero and not backward:
+            body.append(" = ".join(f"{z}.grad" for z in zero) + " = None")
+        body += [f"_p_{n}.grad = {b.grad_of[id(p)]}" for n, p in b.params if id(p) in b.grad_of]
+        body += [part for line in b.lines if line.phase == "update" for part in line.fast.split("\n")]
+        root = b.name(b.root)
+        body.append(f"return {root}" if b.float_root else f"return {root} if type({root}) is float else float({root})")
+        code = f"def _replay({', '.join(b.arg_names)}):\n" + "\n".join("    " + line for line in body) + "\n"
+
+        cached = _CODE.get(code)
+        if cached is None:  # the same program text (another network of the same shapes) compiles once
+            bound: list[str] = []
+
+            def bind(match: re.Match) -> str:
+                bound.append(match.group(1))
+                return "_np_" + match.group(1).replace(".", "_")
+            text = re.sub(r"\bnp\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)", bind, code)
             if len(_CODE) > 256:
                 _CODE.clear()
-            compiled = _CODE[code] = compile(code, "<traced program>", "exec")
+            cached = _CODE[code] = (compile(text, "<traced program>", "exec"), text, tuple(dict.fromkeys(bound)))
+        compiled, b.code, bound = cached
+        ns = dict(b.ns)
+        for name in bound:
+            obj: Any = np
+            for part in name.split("."):
+                obj = getattr(obj, part)
+            ns["_np_" + name.replace(".", "_")] = obj
+        ns.update({f"_p_{n}": p for n, p in b.params})
+        ns.update({f"_c_{n}": v for n, v in b.constants})
         exec(compiled, ns)
-        del params
         return ns["_replay"]
 
     def namespace(self, args: tuple) -> dict[str, Any]:
@@ -727,19 +820,13 @@ class Program:
         """Replay on `args` (same shapes and dtypes as traced; others trace fn again): returns the value and
         leaves each parameter's `.grad` as ``fn(*args).backward()`` would (with ``optimizer=``: also steps)."""
         program = self._last
-        if program.idle:  # with an optimizer: zero_grad for the parameters the program does not touch
-            for p in program.idle:
-                p.grad = None
-        program.builder.current = args
-        try:
-            value = program.run(*args)  # checks the arguments' types, shapes and dtypes first
+        try:  # the replay checks the arguments' types, shapes and dtypes first, and returns a float
+            return program.run(*args)
         except _Retrace:
             if any(isinstance(a, Value) for a in args):  # Values: replay on their data
                 data = tuple(a.data if isinstance(a, Value) else a for a in args)
                 if program.signature == _signature(data):
-                    program.builder.current = data
-                    value = program.run(*data)
-                    return float(value) if type(value) is not float else value
+                    return program.run(*data)
             self._last = self._compiled(args)
             return self(*args)
         except TypeError:
@@ -747,7 +834,6 @@ class Program:
                 raise TypeError(f"program: expected {len(program.builder.args)} argument(s) "
                                 f"({', '.join(program.builder.arg_names)}), got {len(args)}") from None
             raise
-        return float(value) if type(value) is not float else value
 
     @property
     def source(self) -> str:
