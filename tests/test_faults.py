@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import resource
+import select
 import signal
 import stat
 import struct
@@ -46,15 +47,6 @@ ENV = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPA
        "OPENBLAS_NUM_THREADS": "1"}
 QUICK = ["train", "--epochs", "1", "--quiet"]
 WAIT = 180  # seconds a child process may take on a busy 2-core machine; only a hang ever waits this long
-
-
-def wait_until(condition, what: str, timeout: float = WAIT) -> None:
-    """Poll `condition()` until it holds; fail naming `what` after `timeout` seconds (a hang, not a busy machine)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout} s for {what}")
-        time.sleep(0.02)
 
 
 @contextlib.contextmanager
@@ -489,34 +481,56 @@ def test_a_signal_during_a_library_write_leaves_the_file_whole_and_no_temporary(
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
+def read_fifo_line(fifo: Path, what: str, timeout: float = WAIT) -> str:
+    """The first line a writer puts in `fifo`: opened and read in a thread, joined with a timeout (no polling);
+    a writer that never comes fails the test naming `what`, after the thread is released by our own write."""
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    reader.join(timeout)
+    if reader.is_alive():
+        fifo.write_text("")  # opens the other end, so the reader's open returns and the thread ends
+        reader.join()
+        pytest.fail(f"waited {timeout} s for {what}")
+    return got[0]
+
+
+def wait_for_exit(pid: int, what: str, timeout: float = WAIT) -> None:
+    """Block until process `pid` (not our child) has ended: its pidfd becomes readable when it does."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # already gone
+    try:
+        if not select.select([fd], [], [], timeout)[0]:
+            pytest.fail(f"waited {timeout} s for {what}")
+    finally:
+        os.close(fd)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_dot_ends_with_the_process(tmp_path, sig):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    started = tmp_path / "dot.started"
+    os.mkfifo(started)
     fake = bin_dir / "dot"
-    fake.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/dot.pid\nexec sleep 3600\n")
+    fake.write_text(f"#!/bin/sh\necho $$ > {started}\nexec sleep 3600\n")  # the echo waits for our reader
     fake.chmod(0o755)
     env = {**ENV, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     process = subprocess.Popen([sys.executable, "-m", "viz", "graph", "-o", str(tmp_path / "g.svg")], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    pid_file = tmp_path / "dot.pid"
-    wait_until(lambda: pid_file.exists() and pid_file.read_text().endswith("\n"), "the fake dot to start")
-    dot = int(pid_file.read_text())
+    with killed_after(process):
+        dot = int(read_fifo_line(started, "the fake dot to start"))
     process.send_signal(sig)
     _, err = process.communicate(timeout=WAIT)
     assert process.returncode == (128 + sig if sig != signal.SIGKILL else -sig), err
-
-    def dot_ended() -> bool:
-        with contextlib.suppress(FileNotFoundError):  # gone, or a zombie waiting for its parent
-            return Path(f"/proc/{dot}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-        return True
-
     try:
-        wait_until(dot_ended, "dot to end with the process")
+        wait_for_exit(dot, "dot to end with the process")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(dot, signal.SIGKILL)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "dot.pid"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "dot.started"]
 
 
 def test_a_closed_stdout_ends_quietly(tmp_path):
