@@ -21,6 +21,10 @@ traced        program = tinygrad_nn.trace(step, x, y, optimizer=opt) once, then 
               project). Targets for traced / lean: ≤ 1.0 at A and B. Also printed: the cost of tracing, in
               project steps (target ≤ 3), cold (its text compiled) / cached
               (another network of the same shapes: the compiled text is reused).
+consumed      the same with trace(..., keep_grad=False): the update scales each ∇w in place into η∇w and
+              subtracts it (lean's arithmetic, bitwise the same weights), leaving .grad None as after
+              zero_grad(); "traced" keeps the exact ∇w as .grad and writes η∇w into a second array, one more
+              weight-sized array in the working set. Target for consumed / lean: ≤ 1.0 too.
 hand-written  g = tinygrad_nn.backprop.backprop(ws, bs, x, y); w -= η·nabla_w; b -= η·nabla_b
               (the project's own closed-form, numpy-only BP1–BP4, whole mini-batch in matrix form;
               the update is fully in place — nabla_w *= η; w -= nabla_w — with no temporary array:
@@ -93,10 +97,12 @@ def project_step(net: nn.MLP, lr: float = LR, package: Any = None) -> Callable[[
     return step
 
 
-def traced_step(net: nn.MLP, lr: float = LR, example: Any = None) -> Callable[[np.ndarray, np.ndarray], Any]:
+def traced_step(net: nn.MLP, lr: float = LR, example: Any = None, keep_grad: bool = True
+                ) -> Callable[[np.ndarray, np.ndarray], Any]:
     """The project's step traced once (`tinygrad_nn.trace` with the optimizer): each call replays it."""
     opt = tinygrad_nn.optim.SGD(net.parameters(), lr=lr)
-    return tinygrad_nn.trace(lambda x, y: nn.quadratic_cost(net(x), y), *example, optimizer=opt)
+    return tinygrad_nn.trace(lambda x, y: nn.quadratic_cost(net(x), y), *example, optimizer=opt,
+                             keep_grad=keep_grad)
 
 
 def trace_cost(sizes: Sequence[int], m: int, dtype: Any, repeat: int = 20) -> tuple[float, float]:
@@ -227,8 +233,9 @@ def same_result(sizes: Sequence[int], m: int, dtype: Any, before: Any = None) ->
     net = new_net(sizes, dtype)
     sides = [copy_weights(net) for _ in range(3)]
     (x, y), = make_batches(sizes, m, dtype, count=1)
-    traced = new_net(sizes, dtype)
+    traced, consumed = new_net(sizes, dtype), new_net(sizes, dtype)
     traced_step(traced, example=(x, y))(x, y)
+    traced_step(consumed, example=(x, y), keep_grad=False)(x, y)
     handwritten_step(*sides[0])(x, y)
     lean_step(*sides[1])(x, y)
     leanest_step(*sides[2])(x, y)
@@ -238,7 +245,8 @@ def same_result(sizes: Sequence[int], m: int, dtype: Any, before: Any = None) ->
         sides.append(copy_weights(old))
     project_step(net)(x, y)
     rtol, atol = (1e-10, 1e-12) if np.dtype(dtype) == np.float64 else (1e-4, 1e-5)
-    bitwise = all(np.array_equal(p.data, q.data) for p, q in zip(net.parameters(), traced.parameters()))
+    bitwise = all(np.array_equal(p.data, q.data) and np.array_equal(p.data, r.data)
+                  for p, q, r in zip(net.parameters(), traced.parameters(), consumed.parameters()))
     return bitwise and all(np.allclose(layer.weight.data, w, rtol=rtol, atol=atol) and
                np.allclose(layer.bias.data, b, rtol=rtol, atol=atol)
                for ws, bs in sides for layer, w, b in zip(net.layers, ws, bs))
@@ -254,7 +262,9 @@ def compare(sizes: Sequence[int], m: int, dtype: Any, blocks: int, seconds: floa
                   "leanest": cycling(leanest_step(*copy_weights(net)), batches),
                   "closed form": cycling(handwritten_step(*copy_weights(net)), batches),
                   "project": cycling(project_step(net), batches),
-                  "traced": cycling(traced_step(new_net(sizes, dtype), example=batches[0]), batches)}
+                  "traced": cycling(traced_step(new_net(sizes, dtype), example=batches[0]), batches),
+                  "traced, grad consumed": cycling(traced_step(new_net(sizes, dtype), example=batches[0],
+                                                               keep_grad=False), batches)}
     if before is not None:
         candidates["before"] = cycling(project_step(before.nn.MLP(sizes, seed=SEED, dtype=dtype), package=before),
                                        batches)
@@ -286,6 +296,9 @@ def main() -> None:
                _timing.fmt_ratio(res.ratio("project", "leanest")), _timing.fmt_ratio(res.ratio("closed form", "lean")),
                _timing.fmt_us(res.median("traced")), _timing.fmt_ratio(res.ratio("traced", "lean")),
                _timing.fmt_ratio(res.ratio("traced", "leanest")), _timing.verdict(res.ratio("traced", "lean")[0], 1.0),
+               _timing.fmt_us(res.median("traced, grad consumed")),
+               _timing.fmt_ratio(res.ratio("traced, grad consumed", "lean")),
+               _timing.verdict(res.ratio("traced, grad consumed", "lean")[0], 1.0),
                "{:.1f} / {:.1f}".format(*trace_cost(sizes, m, dtype))]
         if before is not None:
             row += [_timing.fmt_us(res.median("before")), _timing.fmt_ratio(res.ratio("before", "lean"))]
@@ -293,6 +306,7 @@ def main() -> None:
                            f"{res.faults_per_call('lean'):.1f} / {res.faults_per_call('project'):.1f}", same])
     headers = ["config", "dtype", "lean µs", "leanest µs", "closed-form µs", "project µs", "project/lean",
                "project/leanest", "closed-form/lean", "traced µs", "traced/lean", "traced/leanest", "traced verdict",
+               "consumed µs", "consumed/lean", "consumed verdict",
                "trace cost cold/cached (steps)"]
     if before is not None:
         headers += ["before µs", "before/lean"]
@@ -300,7 +314,7 @@ def main() -> None:
                         title="One SGD step: project (autodiff) vs the lean hand-written numpy step (targets on project/lean)")
     print("\nsame result: " + ("yes" if all(r[-1] == "yes" for r in rows) else "NO")
           + "  (one step from the same weights on the same batch; allclose on every weight and bias, all sides; "
-          "traced bitwise equal to project)")
+          "traced and consumed bitwise equal to project)")
 
 
 if __name__ == "__main__":

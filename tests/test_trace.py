@@ -496,3 +496,90 @@ def test_nodes_named_like_the_replay_s_own_names():
         return s
     program = trace(fn, np.ones(3))
     check_same(fn, program, [w], (np.array([1.0, -2.0, 0.5]),))
+
+
+# ---- keep_grad=False: the update consumes the gradients, the weights are the same ----------------------
+def _sgd_step(fn, opt, *args):
+    """The dynamic training step: zero_grad, forward, backward, SGD.step()."""
+    opt.zero_grad()
+    c = fn(*args)
+    c.backward()
+    opt.step()
+    return c.item()
+
+
+@pytest.mark.parametrize("cost", ["quadratic", "cross-entropy"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("momentum, weight_decay", [(0.0, 0.0), (0.5, 0.0), (0.0, 0.1)])
+def test_keep_grad_false_gives_the_same_weights_and_no_grad(cost, dtype, momentum, weight_decay):
+    net, twin = nn.MLP([6, 5, 4, 3], seed=3, dtype=dtype), nn.MLP([6, 5, 4, 3], seed=3, dtype=dtype)
+    opt, opt2 = (SGD(n.parameters(), lr=3.0, momentum=momentum, weight_decay=weight_decay) for n in (net, twin))
+    f = nn.cost_function(cost)
+    rng = np.random.default_rng(4)
+    batches = [(rng.random((7, 6)).astype(dtype), rng.integers(0, 3, 7)) for _ in range(4)]
+    program = trace(lambda x, y: f(net(x), y), *batches[0], optimizer=opt, keep_grad=False)
+    for x, y in batches:
+        assert same(program(x, y), _sgd_step(lambda x, y: f(twin(x), y), opt2, x, y))
+        assert all(p.grad is None for p in net.parameters())
+        assert all(same(p.data, q.data) for p, q in zip(net.parameters(), twin.parameters()))
+    if not momentum and not weight_decay:  # the plain update scales ∇w in place: no second array for it
+        assert "eta_nabla" not in program._last.builder.code
+
+
+def test_keep_grad_false_with_a_parameter_used_twice():
+    """A weight read by two layers gets its gradient summed (a new array): still the same weights."""
+    rng = np.random.default_rng(5)
+    w0, b0 = rng.normal(size=(4, 4)), rng.normal(size=4)
+    w, b, w2, b2 = Value(w0.copy(), name="w"), Value(b0.copy(), name="b"), Value(w0.copy()), Value(b0.copy())
+
+    def cost(w, b):
+        return lambda x, y: nn.quadratic_cost(linear(linear(x, w, b).sigmoid(), w, b).sigmoid(), y)
+    opt, opt2 = SGD([w, b], lr=2.0), SGD([w2, b2], lr=2.0)
+    x, y = rng.random((5, 4)), rng.integers(0, 4, 5)
+    program = trace(cost(w, b), x, y, optimizer=opt, keep_grad=False)
+    for _ in range(3):
+        assert same(program(x, y), _sgd_step(cost(w2, b2), opt2, x, y))
+    assert same(w.data, w2.data) and same(b.data, b2.data) and w.grad is None
+
+
+def test_keep_grad_false_never_scales_a_shared_gradient_twice():
+    """In p + q both gradients are the sum's gradient itself (one array): it is not scaled in place."""
+    p, q, p2, q2 = (Value(np.array([0.5, -1.0, 2.0])) for _ in range(4))
+
+    def cost(p, q):
+        return lambda x: ((p + q) * x).sum()
+    x = np.array([1.0, 2.0, -1.0])
+    program = trace(cost(p, q), x, optimizer=SGD([p, q], lr=0.5), keep_grad=False)
+    opt2 = SGD([p2, q2], lr=0.5)
+    for _ in range(2):
+        assert same(program(x), _sgd_step(cost(p2, q2), opt2, x))
+    assert same(p.data, p2.data) and same(q.data, q2.data)
+
+
+def test_keep_grad_false_needs_an_optimizer():
+    with pytest.raises(ValueError, match="keep_grad=False needs optimizer="):
+        trace(lambda x: (x * Value(np.ones(2))).sum(), np.ones(2), keep_grad=False)
+
+
+def test_arrays_overwritten_in_place_are_read_by_nothing_else():
+    """The replay computes σ(z) in z's array when only σ reads z, and δ = g ⊙ σ′ in g's array when only σ's
+    rule reads g. A z read twice, and a σ whose gradient is also another node's, keep their arrays."""
+    rng = np.random.default_rng(6)
+    w, b, c = Value(rng.normal(size=(3, 4)), name="w"), Value(rng.normal(size=3), name="b"), \
+        Value(rng.normal(size=(5, 3)), name="c")
+
+    def z_twice(x):  # z feeds σ and a square
+        z = linear(x, w, b)
+        return (z.sigmoid() * 2.0).sum() + (z * z).sum()
+
+    def shared_gradient(x):  # σ's output gradient is the add's gradient, which c's is too
+        s = linear(x, w, b).sigmoid() + c
+        return (s * s).sum() + (c * c).sum()
+
+    def chain(x):  # the MLP pattern: both in place
+        return nn.quadratic_cost(linear(linear(x, w, b).sigmoid(), w.T, None).sigmoid(), np.zeros((5, 4)))
+    for fn in (z_twice, shared_gradient, chain):
+        x = rng.random((5, 4))
+        program = trace(fn, x)
+        check_same(fn, program, [w, b, c], (rng.random((5, 4)),))
+    assert "out=d_" in program._last.builder.code  # chain: δ written into the gradient's own array

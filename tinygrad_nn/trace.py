@@ -268,13 +268,15 @@ class _Builder:
         self.extra: dict[int, Any] = {}
         self.zeroed = False           # with an optimizer, each call starts from empty gradients (zero_grad)
         self.buffered: set[str] = set()  # variables the replay writes with out= into an array it reuses
+        self.buffer_of: dict[str, str] = {}  # variable → the array it is written into on every call
         self.overflow = False         # the replay has a σ whose e^(−z) may overflow (silenced there only)
         self.reads_args = False       # a generic op reads a cost's targets from the current arguments
         self.float_root = False       # the root's line computes a Python float
+        self.owned: set[str] = set()  # parameter gradients that are fresh arrays no other variable refers to
 
     def buffer(self, name: str, like: np.ndarray) -> str:
         """An array the replay allocates once and writes `name` into on every call."""
-        buf = self.fresh(f"_{name}_buf")
+        buf = self.buffer_of[name] = self.fresh(f"_{name}_buf")
         self.ns[buf] = np.empty_like(like)
         self.buffered.add(name)
         return buf
@@ -419,7 +421,13 @@ class _Builder:
         elif rule is _SIGMOID and (arrays or floats):
             fast = None
             if arrays:  # the engine's σ, step by step, into a reused array (e^(−z) may overflow: σ → 0)
-                buf = self.buffer(out, d)
+                buf = self.buffer_of.get(A)
+                if buf and self.consumers.get(id(a)) == [node] and a.data.shape == d.shape and \
+                        a.data.dtype == d.dtype:  # z is read by this σ alone: σ(z) overwrites z's array
+                    self.buffered.add(out)
+                    self.buffer_of[out] = buf
+                else:
+                    buf = self.buffer(out, d)
                 fast = (f"{out} = np.negative({A}, out={buf})\n{_exp_ignoring_overflow(out)}\n"
                         f"{out} += 1.0; np.reciprocal({out}, out={out})")
                 self.overflow = True
@@ -487,10 +495,10 @@ class _Builder:
 
     # ---- backward ------------------------------------------------------------------------------------
     def contribute(self, node: Value, v: Value, expr: str, tag: str, exact: bool, fast: str | None = None,
-                   fast_expr: str | None = None) -> None:
+                   fast_expr: str | None = None, fresh: bool = False) -> None:
         """Add `expr` into v's gradient as the engine's `_accumulate` does: a plain assignment where the
         shapes and dtypes are known to agree, else through `acc`. `fast_expr`: the same value, computed faster,
-        for a parameter's line in the replay."""
+        for a parameter's line in the replay; `fresh`: the expression makes a new array (a matmul, a sum)."""
         if not v.requires_grad:
             return
         g = self.grad_var(v)
@@ -503,10 +511,21 @@ class _Builder:
             kept = f"{expr}.copy()" if expr in self.buffered else fast_expr or expr  # a .grad never shares a buffer
             self.add(source, tag, "backward", f"{g} = {kept}" if exact and first and self.zeroed
                      else f"{g} = acc({g}, {kept}, {like})")
-        elif exact:
-            self.add(f"{g} = {expr}" if first else f"{g} = {g} + {expr}", tag, "backward", fast if first else None)
-        else:
-            self.add(f"{g} = acc({'None' if first else g}, {expr}, {like})", tag, "backward", fast if first else None)
+            if first and exact and self.zeroed and fresh:
+                self.owned.add(g)
+            else:
+                self.owned.discard(g)
+        else:  # a node's gradient: `owned` when it is an array no other variable refers to (its rule may
+            # overwrite it); a second contribution makes a new array (g + expr)
+            if exact:
+                self.add(f"{g} = {expr}" if first else f"{g} = {g} + {expr}", tag, "backward", fast if first else None)
+            else:
+                self.add(f"{g} = acc({'None' if first else g}, {expr}, {like})", tag, "backward",
+                         fast if first else None)
+            if not first or (exact and fresh):
+                self.owned.add(g)
+            else:
+                self.owned.discard(g)
 
     def emit_backward(self, node: Value) -> None:
         rule, a, b, c, d = node._rule, node._a, node._b, node._c, node.data
@@ -546,9 +565,16 @@ class _Builder:
             if exact and type(d) is not float and a._rule is not None and id(a) not in self.contributions:
                 ga, tmp = self.grad_var(a), self.fresh(f"_{out}_one_minus")
                 self.ns[tmp] = np.empty_like(d)
-                fast = (f"{ga} = np.multiply({g}, {out}, out={self.buffer(ga, d)}); "
+                if g in self.owned:  # only this rule reads g: δ = g ⊙ σ′ overwrites it
+                    buf = g
+                    if g in self.buffered:
+                        self.buffered.add(ga)
+                else:
+                    buf = self.buffer(ga, d)
+                fast = (f"{ga} = np.multiply({g}, {out}, out={buf}); "
                         f"np.subtract(1.0, {out}, out={tmp}); {ga} *= {tmp}")
-            self.contribute(node, a, f"{g} * {out} * (1.0 - {out})", self.sigmoid_tag(node), exact, fast)
+            self.contribute(node, a, f"{g} * {out} * (1.0 - {out})", self.sigmoid_tag(node), exact, fast,
+                            fresh=fast is not None)
         elif rule is Value._relu_rule:
             expr = f"({g} if {A} > 0 else 0.0)" if type(d) is float else f"{g} * ({A} > 0)"
             self.contribute(node, a, expr, "relu′ = 1 where z > 0, else 0: the mask is recomputed", exact)
@@ -557,10 +583,12 @@ class _Builder:
         elif rule is _LINEAR:
             if c is not None:
                 self.contribute(node, c, f"{g}.sum(axis=0)", "BP3: ∂C/∂bˡ = δˡ (summed over the mini-batch)",
-                                c.dtype == d.dtype, fast_expr=f"np.add.reduce({g}, 0)" if _is_array(d) else None)
-            self.contribute(node, b, f"{g}.T @ {A}", "BP4: ∂C/∂wˡ = δˡ (aˡ⁻¹)ᵀ", b.dtype == d.dtype == a.dtype)
+                                c.dtype == d.dtype, fast_expr=f"np.add.reduce({g}, 0)" if _is_array(d) else None,
+                                fresh=_is_array(d) and d.ndim == 2)
+            self.contribute(node, b, f"{g}.T @ {A}", "BP4: ∂C/∂wˡ = δˡ (aˡ⁻¹)ᵀ", b.dtype == d.dtype == a.dtype,
+                            fresh=_is_array(d) and d.ndim == 2)
             self.contribute(node, a, f"{g} @ {B}", "BP2, first factor: (wˡ)ᵀ δˡ, before ⊙ σ′(zˡ⁻¹)",
-                            a.dtype == d.dtype == b.dtype)
+                            a.dtype == d.dtype == b.dtype, fresh=_is_array(d) and d.ndim == 2)
         elif rule is _QUADRATIC:
             diff, m = self.extra[id(node)], nn._batch_size(a)
             fast = None
@@ -568,7 +596,8 @@ class _Builder:
                 ga = self.grad_var(a)
                 scale = repr(1.0 / m) if node is self.root and type(d) is float else f"{g} / {m}"  # ∂C/∂C = 1.0
                 fast = f"{ga} = np.multiply({diff}, {scale}, out={self.buffer(ga, a.data)})"
-            self.contribute(node, a, f"{diff} * ({g} / {m})", "∇ₐC = (aᴸ − y)/m: BP1's first factor", True, fast)
+            self.contribute(node, a, f"{diff} * ({g} / {m})", "∇ₐC = (aᴸ − y)/m: BP1's first factor", True, fast,
+                            fresh=fast is not None)
         elif rule is _OUTPUT_DELTA:
             a_out, y = self.extra[id(node)]
             self.contribute(node, a, f"({a_out} - {y}) * ({g} / {nn._batch_size(a)})",
@@ -587,7 +616,8 @@ class _Builder:
 class _Compiled:
     """The program for one signature of arguments: its lines, compiled into one function."""
 
-    def __init__(self, fn: Callable[..., Value], args: tuple, arg_names: list[str], optimizer: Any) -> None:
+    def __init__(self, fn: Callable[..., Value], args: tuple, arg_names: list[str], optimizer: Any,
+                 keep_grad: bool = True) -> None:
         target_sources: dict[int, Any] = {}
         original = nn._targets
 
@@ -635,18 +665,20 @@ class _Compiled:
             for out, *_ in kept:
                 out._rule = out._a = out._b = out._c = out._ctx = None
         self.builder, self.root = b, root
-        self.optimizer = optimizer
+        self.optimizer, self.keep_grad = optimizer, keep_grad
         self.signature = _signature(tuple(a.data if isinstance(a, Value) else a for a in args))
         if optimizer is not None:
-            self._add_update(b, optimizer)
+            self._add_update(b, optimizer, keep_grad)
         self._text: str | None = None
         touched = {id(p) for _, p in b.params if id(p) in b.grad_of}
         self.idle = [p for p in (optimizer.params if optimizer is not None else []) if id(p) not in touched]
-        self.run = self._compile(b, self.idle)
+        self.run = self._compile(b, self.idle, keep_grad)
 
     @staticmethod
-    def _add_update(b: _Builder, optimizer: Any) -> None:
-        """Append SGD.step() for a plain SGD (eq. 20–21) as numpy lines; other settings call step()."""
+    def _add_update(b: _Builder, optimizer: Any, keep_grad: bool) -> None:
+        """Append SGD.step() for a plain SGD (eq. 20–21) as numpy lines; other settings call step(). Without
+        `keep_grad`, a gradient the program alone holds becomes η∂C/∂w in place (no second array), as a
+        hand-written step does; ∂C/∂w itself is then gone, so `.grad` is left None, as after zero_grad()."""
         names = {id(p): n for n, p in b.params}
         plain = not optimizer.momentum and not optimizer.weight_decay and all(
             type(p.data) is np.ndarray for p in optimizer.params)
@@ -660,8 +692,11 @@ class _Compiled:
             if n is None or id(p) not in b.grad_of:
                 continue
             g = b.grad_of[id(p)]
-            buf = b.fresh(f"eta_{g}")
-            b.ns[buf] = np.empty_like(p.data)
+            if keep_grad or g not in b.owned:
+                buf = b.fresh(f"eta_{g}")
+                b.ns[buf] = np.empty_like(p.data)
+            else:
+                buf = g
             b.ns["_opt"] = optimizer
             b.add(f"{n} -= eta * {g}", "eq. 20–21: w → w − η ∂C/∂w" if n.startswith("w") else
                   "eq. 20–21: b → b − η ∂C/∂b" if n.startswith("b") else "eq. 20–21: gradient descent",
@@ -689,7 +724,7 @@ class _Compiled:
         return "\n".join(out) + "\n"
 
     @staticmethod
-    def _compile(b: _Builder, idle: list[Value]) -> Callable[..., Any]:
+    def _compile(b: _Builder, idle: list[Value], keep_grad: bool = True) -> Callable[..., Any]:
         """The replay as one function: the lines' fast forms, with numpy's functions bound to names (a global
         lookup each, not two) and the error state set only around the exponentials that may overflow."""
         body = []
@@ -728,8 +763,13 @@ class _Compiled:
             body += line.fast.split("\n")
         if zero and not backward:
             body.append(" = ".join(f"{z}.grad" for z in zero) + " = None")
-        body += [f"_p_{n}.grad = {b.grad_of[id(p)]}" for n, p in b.params if id(p) in b.grad_of]
+        graded = [(f"_p_{n}.grad", b.grad_of[id(p)]) for n, p in b.params if id(p) in b.grad_of]
+        stepper = "optimizer" in b.ns  # momentum or weight decay: the optimizer's own step reads .grad
+        if keep_grad or stepper:
+            body += [f"{attr} = {g}" for attr, g in graded]
         body += [part for line in b.lines if line.phase == "update" for part in line.fast.split("\n")]
+        if not keep_grad and stepper and graded:  # without keep_grad, .grad is left None after the step
+            body.append(" = ".join(attr for attr, _ in graded) + " = None")
         root = b.name(b.root)
         body.append(f"return {root}" if b.float_root else f"return {root} if type({root}) is float else float({root})")
         code = f"def _replay({', '.join(b.arg_names)}):\n" + "\n".join("    " + line for line in body) + "\n"
@@ -784,8 +824,12 @@ def _signature(args: tuple) -> tuple:
 class Program:
     """A traced step: call it like `fn` to replay forward and backward (see `trace`); ``print`` shows it."""
 
-    def __init__(self, fn: Callable[..., Value], example_args: tuple, optimizer: Any = None) -> None:
-        self.fn, self.optimizer = fn, optimizer
+    def __init__(self, fn: Callable[..., Value], example_args: tuple, optimizer: Any = None,
+                 keep_grad: bool = True) -> None:
+        if not keep_grad and optimizer is None:
+            raise ValueError("trace: keep_grad=False needs optimizer= (it lets the update consume the gradients; "
+                             "without an update the gradients are the program's result)")
+        self.fn, self.optimizer, self.keep_grad = fn, optimizer, bool(keep_grad)
         code = getattr(fn, "__code__", None)
         if code is not None:
             names = list(code.co_varnames[:code.co_argcount])
@@ -813,7 +857,8 @@ class Program:
         key = _signature(args)
         program = self._programs.get(key)
         if program is None:
-            program = self._programs[key] = _Compiled(self.fn, args, self._arg_names(len(args)), self.optimizer)
+            program = self._programs[key] = _Compiled(self.fn, args, self._arg_names(len(args)), self.optimizer,
+                                                          self.keep_grad)
         return program
 
     def __call__(self, *args: Any) -> float:
@@ -875,12 +920,14 @@ class Program:
                 f"{len(self._programs)} signature(s))")
 
 
-def trace(fn: Callable[..., Value], *example_args: Any, optimizer: Any = None) -> Program:
+def trace(fn: Callable[..., Value], *example_args: Any, optimizer: Any = None, keep_grad: bool = True) -> Program:
     """Run ``fn(*example_args)`` once and return the `Program` that replays it with its backward pass.
 
     `fn` returns a one-element Value (a cost). ``program(*args)`` returns the value and leaves every parameter's
     ``.grad`` bitwise as ``fn(*args).backward()`` would. With ``optimizer=`` (an `SGD`), a call is a whole
-    training step: zero_grad, forward, backward, and the update (eq. 20–21). See the module docstring for what
-    is fixed at trace time.
+    training step: zero_grad, forward, backward, and the update (eq. 20–21). ``keep_grad=False`` (with an
+    optimizer) lets the update scale each gradient in place into η∂C/∂w, as a hand-written step does, instead of
+    keeping ∂C/∂w and writing η∂C/∂w into a second array: the weights are bitwise the same, and `.grad` is left
+    None, as after ``zero_grad()``. See the module docstring for what is fixed at trace time.
     """
-    return Program(fn, example_args, optimizer)
+    return Program(fn, example_args, optimizer, keep_grad)
