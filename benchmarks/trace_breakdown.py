@@ -66,7 +66,8 @@ def main() -> None:
     net = mlp_step.new_net(sizes, dtype)
     program = mlp_step.traced_step(mlp_step.new_net(sizes, dtype), example=batches[0], keep_grad=False)
     kept = mlp_step.traced_step(mlp_step.new_net(sizes, dtype), example=batches[0])
-    compiled = program._last  # the program for this signature
+    compiled = program.compile()._last  # the program for this signature, compiled
+    kept.compile()
     run, code = compiled.run, compiled.builder.code
     sides = {"lean": mlp_step.lean_step(*mlp_step.copy_weights(net)), "replay": run,
              "replay, .grad kept": kept._last.run}

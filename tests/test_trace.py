@@ -5,6 +5,8 @@ the engine's ops and rules run, in the same order, so nothing less is accepted.
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from _ops import Softplus
@@ -16,6 +18,17 @@ from tinygrad_nn.optim import SGD
 from tinygrad_nn.testing import mini_batches, networks
 
 GRID = st.sampled_from([-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5])  # few values: max ties and relu's 0 happen
+
+
+TRACE = importlib.import_module("tinygrad_nn.trace")  # the module (tinygrad_nn.trace is the function)
+
+
+@pytest.fixture(autouse=True, params=["first tier", "compiled"])
+def tier(request, monkeypatch):
+    """Every test runs on both tiers: the first calls' replay by the engine's own ops (never compiled here),
+    and the straight-line replay (compiled at once)."""
+    monkeypatch.setattr(TRACE, "_COMPILE_AFTER", 10 ** 9 if request.param == "first tier" else 0)
+    return request.param
 
 
 def same(a, b) -> bool:
@@ -523,7 +536,7 @@ def test_keep_grad_false_gives_the_same_weights_and_no_grad(cost, dtype, momentu
         assert all(p.grad is None for p in net.parameters())
         assert all(same(p.data, q.data) for p, q in zip(net.parameters(), twin.parameters()))
     if not momentum and not weight_decay:  # the plain update scales ∇w in place: no second array for it
-        assert "eta_nabla" not in program._last.builder.code
+        assert "eta_nabla" not in program._last.text
 
 
 def test_keep_grad_false_with_a_parameter_used_twice():
@@ -582,4 +595,40 @@ def test_arrays_overwritten_in_place_are_read_by_nothing_else():
         x = rng.random((5, 4))
         program = trace(fn, x)
         check_same(fn, program, [w, b, c], (rng.random((5, 4)),))
-    assert "out=d_" in program._last.builder.code  # chain: δ written into the gradient's own array
+    assert "out=d_" in program._last.text  # chain: δ written into the gradient's own array
+
+
+# ---- the two tiers: the first calls replayed by the engine's ops, then compiled --------------------------
+def test_program_compiles_after_its_first_calls_and_stays_bitwise(monkeypatch):
+    monkeypatch.setattr(TRACE, "_COMPILE_AFTER", 3)
+    TRACE._CODE.clear()
+    net, twin = nn.MLP([5, 4, 3], seed=7), nn.MLP([5, 4, 3], seed=7)
+    opt, opt2 = SGD(net.parameters(), lr=1.5), SGD(twin.parameters(), lr=1.5)
+    rng = np.random.default_rng(8)
+    program = trace(lambda x, y: nn.quadratic_cost(net(x), y), rng.random((4, 5)), rng.integers(0, 3, 4),
+                    optimizer=opt)
+    tiers = []
+    for _ in range(6):
+        x, y = rng.random((4, 5)), rng.integers(0, 3, 4)
+        tiers.append(program.compiled)
+        assert same(program(x, y), _sgd_step(lambda x, y: nn.quadratic_cost(twin(x), y), opt2, x, y))
+        assert all(same(p.data, q.data) and same(p.grad, q.grad) for p, q in zip(net.parameters(),
+                                                                                   twin.parameters()))
+    assert tiers == [False, False, False, False, True, True]  # the 4th call compiles, then replays compiled
+    again = nn.MLP([5, 4, 3], seed=9)
+    program = trace(lambda x, y: nn.quadratic_cost(again(x), y), x, y)
+    assert not program.compiled and program.compile().compiled
+
+
+def test_first_tier_refuses_what_the_compiled_replay_refuses(monkeypatch):
+    monkeypatch.setattr(TRACE, "_COMPILE_AFTER", 10 ** 9)
+    net = nn.MLP([4, 3, 3], seed=0)
+    x, y = np.ones((2, 4)), np.array([0, 2])
+    program = trace(lambda x, y: nn.quadratic_cost(net(x), y), x, y)
+    with pytest.raises(TypeError, match=r"expected 2 argument\(s\)"):
+        program(x)
+    x3, y3 = np.ones((3, 4)), np.array([0, 2, 1])
+    assert program(x3, y3) == nn.quadratic_cost(net(x3), y3).item()  # another shape: traced again
+    assert len(program._programs) == 2 and not program.compiled
+    with pytest.raises(ValueError, match="quadratic_cost: label 3 is out of range for 3 output"):
+        program(x, np.array([0, 3]))

@@ -33,12 +33,13 @@ the buffers and the path belong to the shapes. ``fn`` must not call ``backward()
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import keyword
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -190,6 +191,13 @@ def _inputs(node: Value) -> list[Value]:
     return list(node._ctx[1]) if _is_function(node) else list(node._prev)
 
 
+def _refuse_create_graph(v: Value) -> None:
+    if type(v.grad) is Value:
+        raise RuntimeError("trace: fn called backward() itself (a parameter holds a create_graph gradient); return "
+                           "the cost and let the program run backward — create_graph and higher-order steps cannot "
+                           "be traced")
+
+
 def _bad_labels(a: np.ndarray, y: np.ndarray, cost: str) -> None:
     """Raise the cost's own error for labels the replay found out of range (negative, or ≥ the outputs)."""
     _targets(a, y, cost)  # raises ValueError: label … is out of range for … output neurons
@@ -298,10 +306,7 @@ class _Builder:
             if v._rule is not None:
                 n = self.fresh(_identifier(v.name) or f"v{len(self.names)}")
             elif v.requires_grad:
-                if type(v.grad) is Value:
-                    raise RuntimeError("trace: fn called backward() itself (a parameter holds a create_graph "
-                                       "gradient); return the cost and let the program run backward — "
-                                       "create_graph and higher-order steps cannot be traced")
+                _refuse_create_graph(v)
                 n = self.fresh(_book_name(v.name) or f"p{len(self.params)}")
                 self.params.append((n, v))
             elif id(v) in self.arg_of or id(v.data) in self.arg_of:
@@ -365,6 +370,10 @@ class _Builder:
         if leaf_grads:  # the replay reads each parameter's .grad instead (they accumulate across calls)
             self.lines.insert(start, _Line(f"{' = '.join(leaf_grads)} = None", "gradients start empty, as after "
                                            "zero_grad()", "backward", "pass"))
+        self.check_args()
+
+    def check_args(self) -> None:
+        """Refuse an argument the ops never read as it was passed: its values would be frozen."""
         for name, a in zip(self.arg_names, self.args):
             if isinstance(a, (np.ndarray, Value)) and name not in self.found_args:
                 raise ValueError(f"trace: argument {name!r} does not reach the graph as it was passed (it was "
@@ -386,6 +395,69 @@ class _Builder:
                 stack.append((node, True))
                 stack.extend((d, False) for d in _inputs(node) if d._rule is not None and id(d) not in seen)
         return out
+
+    def interpreter(self) -> Callable[..., Any]:
+        """The program's first tier: the path as traced, replayed by the engine's own ops and rules (one
+        `_Generic` per op, inputs first; backward in the engine's order), so nothing is written or compiled.
+        Checks what `build` checks. Called while the constant nodes show their inputs."""
+        root = self.root
+        order = _topological_order(root) if root._a is not None else []
+
+        def targets(y: Any) -> Callable[[], Any]:  # a cost's targets: from this call's arguments, or constant
+            arg = self.target_arg(y)
+            if arg is None:
+                return lambda: y
+            index = self.arg_names.index(arg)
+            return lambda: self.current[index]
+        steps, ops, leaves, seen = [], {}, [], set()
+        for node in self._forward_order(order):
+            op = ops[id(node)] = _Generic(node, *_generic_forward(node, targets))
+            steps.append((id(node), op, [id(v) for v in op.inputs]))
+            for v in op.inputs:
+                if v._rule is None and id(v) not in seen:
+                    seen.add(id(v))
+                    leaves.append(v)
+        if root._rule is None:
+            leaves.append(root)
+        sources, params = [], []
+        for v in leaves:  # (id, Value read on each call, or the index of the argument it is)
+            arg = self.arg_of.get(id(v)) or self.arg_of.get(id(v.data))
+            if v.requires_grad:
+                _refuse_create_graph(v)
+                params.append(v)
+            elif arg is not None:
+                self.found_args.add(arg)
+            sources.append((id(v), v, None if v.requires_grad or arg is None else self.arg_names.index(arg)))
+        self.check_args()
+        backward = [(ops[id(n)], id(n), [(id(v), v.requires_grad) for v in ops[id(n)].inputs])
+                    for n in reversed(order) if id(n) in ops]
+        zeroed = self.zeroed
+
+        def interpret(args: tuple, zero: list[Value]) -> float:
+            self.current = args
+            env = {}
+            for key, v, i in sources:
+                a = v.data if i is None else args[i]
+                env[key] = a.data if isinstance(a, Value) else a
+            for key, op, ins in steps:
+                env[key] = op.fwd(*[env[k] for k in ins])
+            value = env[id(root)]
+            for p in zero:  # zero_grad, after the forward ops (a refused call changes nothing)
+                p.grad = None
+            grads = {id(p): None if zeroed else p.grad for p in params}
+            grads[id(root)] = (1.0 if type(value) is float else np.ones_like(value)) if root._rule is not None \
+                else acc(grads[id(root)], 1.0 if type(value) is float else np.ones_like(value), value)
+            for op, key, ins in backward:  # as backward() walks: a node without a gradient passes nothing on
+                g = grads.get(key)
+                if g is not None:
+                    for (k, needs), gk in zip(ins, op.bwd(g, *[grads.get(k) if needs else None for k, needs in ins])):
+                        if needs:
+                            grads[k] = gk
+            for p in params:
+                if grads[id(p)] is not None:
+                    p.grad = grads[id(p)]
+            return value if type(value) is float else float(value)
+        return interpret
 
     # ---- forward -------------------------------------------------------------------------------------
     def emit_forward(self, node: Value) -> None:
@@ -657,22 +729,85 @@ class _Compiled:
                              "(nothing to differentiate; was it computed under no_grad()?)")
         b = _Builder(root, args, arg_names, target_sources)
         b.current, b.zeroed = args, optimizer is not None
-        for out, *record in kept:  # fn ran as it does untraced; now the constant nodes show their inputs
-            out._rule, out._a, out._b, out._c, out._ctx = record
-        try:
-            b.build()
-        finally:
-            for out, *_ in kept:
-                out._rule = out._a = out._b = out._c = out._ctx = None
-        self.builder, self.root = b, root
+        self._builder, self._kept, self.root, self.arg_names = b, kept, root, arg_names
         self.optimizer, self.keep_grad = optimizer, keep_grad
         self.signature = _signature(tuple(a.data if isinstance(a, Value) else a for a in args))
-        if optimizer is not None:
-            self._add_update(b, optimizer, keep_grad)
         self._text: str | None = None
+        self.calls, self._compiled = 0, None
+        self.idle: list[Value] = []
+        with self._constants_shown():
+            if _COMPILE_AFTER:  # the first calls replay through the engine; the text is written when needed
+                self.run = self._first_tier(b.interpreter())
+            else:
+                self._build()
+                self.compile()
+
+    @contextlib.contextmanager
+    def _constants_shown(self) -> Iterator[None]:
+        """fn ran as it does untraced; while the program is made, the constant nodes show their inputs."""
+        for out, *record in self._kept:
+            out._rule, out._a, out._b, out._c, out._ctx = record
+        try:
+            yield
+        finally:
+            for out, *_ in self._kept:
+                out._rule = out._a = out._b = out._c = out._ctx = None
+
+    def _build(self) -> None:
+        """Write the program's lines and the replay's text (on first need: `source`, or compiling)."""
+        b, optimizer = self._builder, self.optimizer
+        b.build()
+        if optimizer is not None:
+            self._add_update(b, optimizer, self.keep_grad)
         touched = {id(p) for _, p in b.params if id(p) in b.grad_of}
         self.idle = [p for p in (optimizer.params if optimizer is not None else []) if id(p) not in touched]
-        self.run = self._compile(b, self.idle, keep_grad)
+        self._replay_src = self._replay_text(b, self.idle, self.keep_grad)
+        self.built = True
+
+    @property
+    def text(self) -> str:
+        """The replay's text (the lines' fast forms in one function), written on first use."""
+        self.builder  # noqa: B018 - writes the lines and the text on first use
+        return self._replay_src
+
+    @property
+    def builder(self) -> _Builder:
+        """The program's lines, written on first use."""
+        if not getattr(self, "built", False):
+            with self._constants_shown():
+                self._build()
+        return self._builder
+
+    def compile(self) -> Callable[..., Any]:
+        """Compile the straight-line replay now (else it is compiled on call `_COMPILE_AFTER` + 1)."""
+        if self._compiled is None:
+            self._compiled = self._compile(self.builder, self.text)
+        self.run = self._compiled
+        return self._compiled
+
+    def _first_tier(self, interpret: Callable[..., float]) -> Callable[..., float]:
+        """The replay of the first calls: the engine's own ops and rules on the traced path (bitwise the
+        compiled replay's results), with the same checks; compiling pays only for a program that is reused."""
+        optimizer, keep_grad, signature = self.optimizer, self.keep_grad, self.signature
+        count = len(self.arg_names)
+        zero = list(optimizer.params) if optimizer is not None else []
+
+        def run(*args: Any) -> float:
+            if len(args) != count:
+                raise TypeError(f"program: expected {count} argument(s), got {len(args)}")
+            if _signature(args) != signature:
+                raise _Retrace
+            self.calls += 1
+            if self.calls > _COMPILE_AFTER:
+                return self.compile()(*args)
+            value = interpret(args, zero)
+            if optimizer is not None:
+                optimizer.step()
+                if not keep_grad:
+                    for p in optimizer.params:
+                        p.grad = None
+            return value
+        return run
 
     @staticmethod
     def _add_update(b: _Builder, optimizer: Any, keep_grad: bool) -> None:
@@ -724,9 +859,9 @@ class _Compiled:
         return "\n".join(out) + "\n"
 
     @staticmethod
-    def _compile(b: _Builder, idle: list[Value], keep_grad: bool = True) -> Callable[..., Any]:
-        """The replay as one function: the lines' fast forms, with numpy's functions bound to names (a global
-        lookup each, not two) and the error state set only around the exponentials that may overflow."""
+    def _replay_text(b: _Builder, idle: list[Value], keep_grad: bool = True) -> str:
+        """The replay as the text of one function: the lines' fast forms, with the error state set only around
+        the exponentials that may overflow."""
         body = []
         guards = []
         for i, (name, a) in enumerate(zip(b.arg_names, b.args)):
@@ -772,8 +907,12 @@ class _Compiled:
             body.append(" = ".join(attr for attr, _ in graded) + " = None")
         root = b.name(b.root)
         body.append(f"return {root}" if b.float_root else f"return {root} if type({root}) is float else float({root})")
-        code = f"def _replay({', '.join(b.arg_names)}):\n" + "\n".join("    " + line for line in body) + "\n"
+        return f"def _replay({', '.join(b.arg_names)}):\n" + "\n".join("    " + line for line in body) + "\n"
 
+    @staticmethod
+    def _compile(b: _Builder, code: str) -> Callable[..., Any]:
+        """The replay's text compiled (once per text in a process), with numpy's functions bound to names (a
+        global lookup each, not two)."""
         cached = _CODE.get(code)
         if cached is None:  # the same program text (another network of the same shapes) compiles once
             bound: list[str] = []
@@ -810,6 +949,7 @@ class _Compiled:
 
 
 _CODE: dict[str, Any] = {}  # program text → compiled code
+_COMPILE_AFTER = 8  # calls replayed by the engine's own ops before the straight-line replay is compiled
 
 
 class _Retrace(Exception):
@@ -875,10 +1015,22 @@ class Program:
             self._last = self._compiled(args)
             return self(*args)
         except TypeError:
-            if len(args) != len(program.builder.args):
-                raise TypeError(f"program: expected {len(program.builder.args)} argument(s) "
-                                f"({', '.join(program.builder.arg_names)}), got {len(args)}") from None
+            if len(args) != len(program.arg_names):
+                raise TypeError(f"program: expected {len(program.arg_names)} argument(s) "
+                                f"({', '.join(program.arg_names)}), got {len(args)}") from None
             raise
+
+    def compile(self) -> Program:
+        """Compile the straight-line replay (of the signature last called) now. Without this, a program's first
+        8 calls replay the traced path through the engine's own ops and rules (bitwise the same results), and
+        the 9th compiles it, so a program used a few times never pays for compiling (~7 µs a line)."""
+        self._last.compile()
+        return self
+
+    @property
+    def compiled(self) -> bool:
+        """Whether calls (of the signature last called) run the compiled straight-line replay."""
+        return self._last._compiled is not None
 
     @property
     def source(self) -> str:
@@ -903,7 +1055,7 @@ class Program:
     @property
     def argument_names(self) -> list[str]:
         """The names of the arguments in `source` (fn's parameter names where they are identifiers)."""
-        return list(self._last.builder.arg_names)
+        return list(self._last.arg_names)
 
     @property
     def root(self) -> Value:
