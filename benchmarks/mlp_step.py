@@ -18,9 +18,8 @@ project       net(x) → nn.quadratic_cost → opt.zero_grad() → cost.backward
               (nn.MLP, sigmoid everywhere, optim.SGD with lr η)
 traced        program = tinygrad_nn.trace(step, x, y, optimizer=opt) once, then program(x, y) per step: the
               same step replayed as straight-line numpy (zero_grad, forward, backward, update; bitwise equal to
-              project). Targets for traced / lean: ≤ 1.0 at A and B. Also printed: the cost of tracing, in
-              project steps (target ≤ 3), cold (its text compiled) / cached
-              (another network of the same shapes: the compiled text is reused).
+              project), timed once it is compiled (its 9th call compiles it). Targets for traced / lean: ≤ 1.0
+              at A and B.
 consumed      the same with trace(..., keep_grad=False): the update scales each ∇w in place into η∇w and
               subtracts it (lean's arithmetic, bitwise the same weights), leaving .grad None as after
               zero_grad(); "traced" keeps the exact ∇w as .grad and writes η∇w into a second array, one more
@@ -48,6 +47,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # one BLAS thread, set before numpy is imported
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -105,26 +105,49 @@ def traced_step(net: nn.MLP, lr: float = LR, example: Any = None, keep_grad: boo
                              keep_grad=keep_grad)
 
 
-def trace_cost(sizes: Sequence[int], m: int, dtype: Any, repeat: int = 20) -> tuple[float, float]:
-    """The time to trace a step, in project steps: (cold: the program's text compiled anew, cached: a network of
-    the same shapes traced again, its compiled text reused), each the median of `repeat` fresh networks."""
-    import sys
+def trace_cost(sizes: Sequence[int], m: int, dtype: Any, repeat: int = 20) -> dict[str, float]:
+    """What a traced program costs before it replays compiled, in project steps (wall time; each the median
+    over `repeat` fresh networks): `trace` (the call to trace()), `first tier` (one of the first 8 calls, which
+    replay through the engine's own ops, against one project step), `compile cold` / `compile cached` (the 9th
+    call, which compiles, less a compiled call; cold: its text compiled anew; cached: the text compiled before in
+    this process, as for another network of the same shapes), and `break-even` (the calls after which trace() and
+    the first 9 calls have cost no more than project steps would have)."""
+    import importlib
     import time
+    module = importlib.import_module("tinygrad_nn.trace")
+    first = module._COMPILE_AFTER
     batch = make_batches(sizes, m, dtype, count=1)[0]
-    cold, cached = [], []
+    out: dict[str, list[float]] = {k: [] for k in ("trace", "first tier", "compile cold", "compile cached",
+                                                    "compiled")}
     for i in range(repeat):
         step = project_step(new_net(sizes, dtype))
         step(*batch)
         t0 = time.perf_counter()
-        step(*batch)
-        t1 = time.perf_counter()
-        net = new_net(sizes, dtype)
+        for _ in range(3):
+            step(*batch)
+        dynamic = (time.perf_counter() - t0) / 3
         if i % 2 == 0:
-            sys.modules["tinygrad_nn.trace"]._CODE.clear()
+            module._CODE.clear()
+        net = new_net(sizes, dtype)
+        t0 = time.perf_counter()
+        program = traced_step(net, example=batch)
+        t1 = time.perf_counter()
+        for _ in range(first):
+            program(*batch)
         t2 = time.perf_counter()
-        traced_step(net, example=batch)
-        (cold if i % 2 == 0 else cached).append((time.perf_counter() - t2) / (t1 - t0))
-    return float(np.median(cold)), float(np.median(cached))
+        program(*batch)  # compiles, then replays
+        t3 = time.perf_counter()
+        for _ in range(3):
+            program(*batch)
+        compiled = (time.perf_counter() - t3) / 3
+        out["trace"].append((t1 - t0) / dynamic)
+        out["first tier"].append((t2 - t1) / first / dynamic)
+        out["compile cold" if i % 2 == 0 else "compile cached"].append((t3 - t2 - compiled) / dynamic)
+        out["compiled"].append(compiled / dynamic)
+    cost = {k: float(np.median(v)) for k, v in out.items()}
+    extra = cost["trace"] + first * (cost["first tier"] - 1) + cost["compile cold"] + cost["compiled"] - 1
+    cost["break-even"] = first + 1 + max(extra, 0.0) / (1 - cost["compiled"]) if cost["compiled"] < 1 else math.inf
+    return cost
 
 
 def handwritten_step(ws: list[np.ndarray], bs: list[np.ndarray], lr: float = LR
@@ -298,23 +321,32 @@ def main() -> None:
                _timing.fmt_ratio(res.ratio("traced", "leanest")), _timing.verdict(res.ratio("traced", "lean")[0], 1.0),
                _timing.fmt_us(res.median("traced, grad consumed")),
                _timing.fmt_ratio(res.ratio("traced, grad consumed", "lean")),
-               _timing.verdict(res.ratio("traced, grad consumed", "lean")[0], 1.0),
-               "{:.1f} / {:.1f}".format(*trace_cost(sizes, m, dtype))]
+               _timing.verdict(res.ratio("traced, grad consumed", "lean")[0], 1.0)]
         if before is not None:
             row += [_timing.fmt_us(res.median("before")), _timing.fmt_ratio(res.ratio("before", "lean"))]
         rows.append(row + [_timing.verdict(stats[0], target),
                            f"{res.faults_per_call('lean'):.1f} / {res.faults_per_call('project'):.1f}", same])
     headers = ["config", "dtype", "lean µs", "leanest µs", "closed-form µs", "project µs", "project/lean",
                "project/leanest", "closed-form/lean", "traced µs", "traced/lean", "traced/leanest", "traced verdict",
-               "consumed µs", "consumed/lean", "consumed verdict",
-               "trace cost cold/cached (steps)"]
+               "consumed µs", "consumed/lean", "consumed verdict"]
     if before is not None:
         headers += ["before µs", "before/lean"]
     _timing.print_table(headers + ["project verdict", "faults/step l/p", "same result"], rows,
                         title="One SGD step: project (autodiff) vs the lean hand-written numpy step (targets on project/lean)")
     print("\nsame result: " + ("yes" if all(r[-1] == "yes" for r in rows) else "NO")
           + "  (one step from the same weights on the same batch; allclose on every weight and bias, all sides; "
-          "traced and consumed bitwise equal to project)")
+          "traced and consumed bitwise equal to project)\n")
+    costs = []
+    for name, sizes, m, dtype, _ in CONFIGS:
+        c = trace_cost(sizes, m, dtype)
+        costs.append([f"{name} {sizes} m={m}", np.dtype(dtype).name, f"{c['trace']:.2f}",
+                      _timing.verdict(c["trace"], 3.0), f"{c['first tier']:.2f}",
+                      f"{c['compile cold']:.1f} / {c['compile cached']:.1f}", f"{c['compiled']:.2f}",
+                      f"{c['break-even']:.0f}"])
+    _timing.print_table(["config", "dtype", "trace() (steps)", "trace verdict", "calls 1–8 (× project)",
+                         "call 9 compiles: cold / cached (steps)", "compiled (× project)", "break-even (calls)"],
+                        costs, title="What tracing costs, in project steps (wall time, median of 20 networks; "
+                                     "target for trace() ≤ 3)")
 
 
 if __name__ == "__main__":

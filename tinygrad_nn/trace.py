@@ -30,6 +30,15 @@ meanwhile. The replay writes its intermediates into arrays it allocates once (``
 Arguments of another shape, dtype or type trace `fn` again (a program per signature, as ``jax.jit`` does):
 the buffers and the path belong to the shapes. ``fn`` must not call ``backward()`` itself (nor
 ``create_graph``): the program is the backward pass, and a traced higher-order step is refused.
+
+Two tiers, as a JIT has them: compiling the program's text costs ~7 µs a line (9 steps of a [784, 30, 10]
+network), so a program's first 8 calls replay the traced path through the engine's own ops and rules (one
+stand-in op per node: bitwise the same results, the same checks, about a dynamic step's time), and the 9th call
+writes the lines and compiles them; ``program.compile()`` does it at once. A graph of more than 256 nodes (a
+scalar network's) is compiled when traced: replaying its many small ops through the engine would be slower than
+the dynamic graph. With ``optimizer=`` and ``keep_grad=False`` the update scales each gradient in place into
+η∂C/∂w, as a hand-written step does (the weights are bitwise the same; `.grad` is left None, as after
+``zero_grad()``); by default the exact ∂C/∂w is kept as `.grad` and η∂C/∂w is written into a second array.
 """
 from __future__ import annotations
 
@@ -80,10 +89,14 @@ class _Generic:
         self.node: Value | None = None
 
     def fwd(self, *datas: Any) -> Any:
+        with enable_grad():
+            return self.forward_in_grad_mode(datas)
+
+    def forward_in_grad_mode(self, datas: Any) -> Any:
+        """`fwd` for a caller that has entered enable_grad() already."""
         for stub, d in zip(self.ins, datas):
             stub.data = d
-        with enable_grad():
-            self.node = self.forward(*self.ins)
+        self.node = self.forward(*self.ins)
         return self.node.data
 
     def bwd(self, g: Any, *grads: Any) -> tuple:
@@ -396,12 +409,11 @@ class _Builder:
                 stack.extend((d, False) for d in _inputs(node) if d._rule is not None and id(d) not in seen)
         return out
 
-    def interpreter(self) -> Callable[..., Any]:
+    def interpreter(self, order: list[Value]) -> Callable[..., Any]:
         """The program's first tier: the path as traced, replayed by the engine's own ops and rules (one
         `_Generic` per op, inputs first; backward in the engine's order), so nothing is written or compiled.
         Checks what `build` checks. Called while the constant nodes show their inputs."""
         root = self.root
-        order = _topological_order(root) if root._a is not None else []
 
         def targets(y: Any) -> Callable[[], Any]:  # a cost's targets: from this call's arguments, or constant
             arg = self.target_arg(y)
@@ -436,11 +448,11 @@ class _Builder:
         def interpret(args: tuple, zero: list[Value]) -> float:
             self.current = args
             env = {}
-            for key, v, i in sources:
-                a = v.data if i is None else args[i]
-                env[key] = a.data if isinstance(a, Value) else a
-            for key, op, ins in steps:
-                env[key] = op.fwd(*[env[k] for k in ins])
+            for key, v, i in sources:  # the arguments are arrays here (Program unwraps Values)
+                env[key] = v.data if i is None else args[i]
+            with enable_grad():
+                for key, op, ins in steps:
+                    env[key] = op.forward_in_grad_mode([env[k] for k in ins])
             value = env[id(root)]
             for p in zero:  # zero_grad, after the forward ops (a refused call changes nothing)
                 p.grad = None
@@ -736,8 +748,9 @@ class _Compiled:
         self.calls, self._compiled = 0, None
         self.idle: list[Value] = []
         with self._constants_shown():
-            if _COMPILE_AFTER:  # the first calls replay through the engine; the text is written when needed
-                self.run = self._first_tier(b.interpreter())
+            order = _topological_order(root) if root._a is not None else []
+            if _COMPILE_AFTER and len(order) <= _FIRST_TIER_MAX_NODES:  # the first calls replay through the
+                self.run = self._first_tier(b.interpreter(order))     # engine; the text is written when needed
             else:
                 self._build()
                 self.compile()
@@ -950,6 +963,8 @@ class _Compiled:
 
 _CODE: dict[str, Any] = {}  # program text → compiled code
 _COMPILE_AFTER = 8  # calls replayed by the engine's own ops before the straight-line replay is compiled
+_FIRST_TIER_MAX_NODES = 256  # a bigger graph (a scalar network's) is compiled at once: replaying its many small ops
+# through the engine would cost more per call than the dynamic graph, and setting that up as much as compiling
 
 
 class _Retrace(Exception):
