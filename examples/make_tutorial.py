@@ -471,9 +471,11 @@ print("closed form BP1–BP4 agrees:", all(np.allclose(a, p.grad, rtol=1e-12, at
                                                           tiny.parameters())))"""),
 md("""
 Calling `program(xs, ys)` replays the step on new arrays of the same shapes — parameters are read
-afresh on every call, so training just calls it in a loop (`tinygrad-nn train --trace` does). The replay writes
-into arrays it allocated once and builds no graph, which is why it is faster than building the graph anew on
-every step; `viz.draw_graph(program)` draws it line by line."""),
+afresh on every call, so training just calls it in a loop (`tinygrad-nn train --trace` does). Its first 8 calls
+run the traced path through the engine's own ops (compiling the text costs more than a few steps, so a program
+used only a few times never pays for it); the 9th compiles the text, and from then on the replay writes into
+arrays it allocated once and builds no graph, which is why it is faster than building the graph anew on every
+step; `viz.draw_graph(program)` draws it line by line."""),
 code("""
 rng_tiny = np.random.default_rng(0)
 for step in range(3):
