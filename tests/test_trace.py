@@ -536,7 +536,7 @@ def test_keep_grad_false_gives_the_same_weights_and_no_grad(cost, dtype, momentu
         assert all(p.grad is None for p in net.parameters())
         assert all(same(p.data, q.data) for p, q in zip(net.parameters(), twin.parameters()))
     if not momentum and not weight_decay:  # the plain update scales ∇w in place: no second array for it
-        assert "eta_nabla" not in program._last.text
+        assert "eta_nabla" not in program._last.replay_text
 
 
 def test_keep_grad_false_with_a_parameter_used_twice():
@@ -595,7 +595,7 @@ def test_arrays_overwritten_in_place_are_read_by_nothing_else():
         x = rng.random((5, 4))
         program = trace(fn, x)
         check_same(fn, program, [w, b, c], (rng.random((5, 4)),))
-    assert "out=d_" in program._last.text  # chain: δ written into the gradient's own array
+    assert "out=d_" in program._last.replay_text  # chain: δ written into the gradient's own array
 
 
 # ---- the two tiers: the first calls replayed by the engine's ops, then compiled --------------------------

@@ -293,7 +293,7 @@ class _Builder:
         self.overflow = False         # the replay has a σ whose e^(−z) may overflow (silenced there only)
         self.reads_args = False       # a generic op reads a cost's targets from the current arguments
         self.float_root = False       # the root's line computes a Python float
-        self.owned: set[str] = set()  # parameter gradients that are fresh arrays no other variable refers to
+        self.owned: set[str] = set()  # gradients held in arrays no other variable refers to (may be overwritten)
 
     def buffer(self, name: str, like: np.ndarray) -> str:
         """An array the replay allocates once and writes `name` into on every call."""
@@ -457,8 +457,8 @@ class _Builder:
             for p in zero:  # zero_grad, after the forward ops (a refused call changes nothing)
                 p.grad = None
             grads = {id(p): None if zeroed else p.grad for p in params}
-            grads[id(root)] = (1.0 if type(value) is float else np.ones_like(value)) if root._rule is not None \
-                else acc(grads[id(root)], 1.0 if type(value) is float else np.ones_like(value), value)
+            seed = 1.0 if type(value) is float else np.ones_like(value)  # ∂C/∂C = 1
+            grads[id(root)] = seed if root._rule is not None else acc(grads[id(root)], seed, value)
             for op, key, ins in backward:  # as backward() walks: a node without a gradient passes nothing on
                 g = grads.get(key)
                 if g is not None:
@@ -745,7 +745,7 @@ class _Compiled:
         self.optimizer, self.keep_grad = optimizer, keep_grad
         self.signature = _signature(tuple(a.data if isinstance(a, Value) else a for a in args))
         self._text: str | None = None
-        self.calls, self._compiled = 0, None
+        self.calls, self._compiled, self.built = 0, None, False
         self.idle: list[Value] = []
         with self._constants_shown():
             order = _topological_order(root) if root._a is not None else []
@@ -774,27 +774,30 @@ class _Compiled:
             self._add_update(b, optimizer, self.keep_grad)
         touched = {id(p) for _, p in b.params if id(p) in b.grad_of}
         self.idle = [p for p in (optimizer.params if optimizer is not None else []) if id(p) not in touched]
-        self._replay_src = self._replay_text(b, self.idle, self.keep_grad)
+        self._replay = self._replay_text(b, self.idle, self.keep_grad)
         self.built = True
 
-    @property
-    def text(self) -> str:
-        """The replay's text (the lines' fast forms in one function), written on first use."""
-        self.builder  # noqa: B018 - writes the lines and the text on first use
-        return self._replay_src
+    def _written(self) -> None:
+        if not self.built:
+            with self._constants_shown():
+                self._build()
 
     @property
     def builder(self) -> _Builder:
         """The program's lines, written on first use."""
-        if not getattr(self, "built", False):
-            with self._constants_shown():
-                self._build()
+        self._written()
         return self._builder
+
+    @property
+    def replay_text(self) -> str:
+        """The replay's text: the lines' fast forms in one function (written on first use)."""
+        self._written()
+        return self._replay
 
     def compile(self) -> Callable[..., Any]:
         """Compile the straight-line replay now (else it is compiled on call `_COMPILE_AFTER` + 1)."""
         if self._compiled is None:
-            self._compiled = self._compile(self.builder, self.text)
+            self._compiled = self._compile(self.builder, self.replay_text)
         self.run = self._compiled
         return self._compiled
 
