@@ -634,13 +634,15 @@ def test_first_tier_refuses_what_the_compiled_replay_refuses(monkeypatch):
         program(x, np.array([0, 3]))
 
 
-def test_a_big_graph_is_compiled_at_once(monkeypatch):
-    """A graph of many small ops (a scalar network's) would replay slower through the engine than the dynamic
-    graph runs: it is compiled when traced."""
+def test_a_big_or_scalar_graph_is_compiled_at_once(monkeypatch):
+    """A graph of many small ops, or of Python floats (a scalar network's), would replay slower through the
+    engine than the dynamic graph runs: it is compiled when traced."""
     monkeypatch.setattr(TRACE, "_COMPILE_AFTER", 8)
-    net = nn.ScalarMLP([2, 3, 1], seed=1)
-    small = trace(lambda: (net([0.5, -1.0])[0] - 1.0) ** 2)
+    net, scalar = nn.MLP([2, 3, 1], seed=1), nn.ScalarMLP([2, 3, 1], seed=1)
+    x = np.array([[0.5, -1.0]])
+    small = trace(lambda x: (net(x) ** 2).sum(), x)
+    floats = trace(lambda: (scalar([0.5, -1.0])[0] - 1.0) ** 2)
     monkeypatch.setattr(TRACE, "_FIRST_TIER_MAX_NODES", 5)
-    big = trace(lambda: (net([0.5, -1.0])[0] - 1.0) ** 2)
-    assert not small.compiled and big.compiled
-    assert same(small(), big())
+    big = trace(lambda x: (net(x) ** 2).sum(), x)
+    assert not small.compiled and floats.compiled and big.compiled
+    assert same(small(x), big(x))

@@ -33,10 +33,10 @@ the buffers and the path belong to the shapes. ``fn`` must not call ``backward()
 
 Two tiers, as a JIT has them: compiling the program's text costs ~7 µs a line (9 steps of a [784, 30, 10]
 network), so a program's first 8 calls replay the traced path through the engine's own ops and rules (one
-stand-in op per node: bitwise the same results, the same checks, about a dynamic step's time), and the 9th call
-writes the lines and compiles them; ``program.compile()`` does it at once. A graph of more than 256 nodes (a
-scalar network's) is compiled when traced: replaying its many small ops through the engine would be slower than
-the dynamic graph. With ``optimizer=`` and ``keep_grad=False`` the update scales each gradient in place into
+stand-in op per node: bitwise the same results, the same checks, 1.1–1.7 dynamic steps' time), and the 9th
+call writes the lines and compiles them; ``program.compile()`` does it at once. A graph of Python floats only (a
+scalar network's) or of more than 256 nodes is compiled when traced: its many small ops would replay through the
+engine at twice the dynamic graph's time. With ``optimizer=`` and ``keep_grad=False`` the update scales each gradient in place into
 η∂C/∂w, as a hand-written step does (the weights are bitwise the same; `.grad` is left None, as after
 ``zero_grad()``); by default the exact ∂C/∂w is kept as `.grad` and η∂C/∂w is written into a second array.
 """
@@ -749,8 +749,9 @@ class _Compiled:
         self.idle: list[Value] = []
         with self._constants_shown():
             order = _topological_order(root) if root._a is not None else []
-            if _COMPILE_AFTER and len(order) <= _FIRST_TIER_MAX_NODES:  # the first calls replay through the
-                self.run = self._first_tier(b.interpreter(order))     # engine; the text is written when needed
+            if _COMPILE_AFTER and len(order) <= _FIRST_TIER_MAX_NODES and any(type(n.data) is np.ndarray
+                                                                              for n in order):
+                self.run = self._first_tier(b.interpreter(order))  # the text is written when needed
             else:
                 self._build()
                 self.compile()
@@ -966,8 +967,8 @@ class _Compiled:
 
 _CODE: dict[str, Any] = {}  # program text → compiled code
 _COMPILE_AFTER = 8  # calls replayed by the engine's own ops before the straight-line replay is compiled
-_FIRST_TIER_MAX_NODES = 256  # a bigger graph (a scalar network's) is compiled at once: replaying its many small ops
-# through the engine would cost more per call than the dynamic graph, and setting that up as much as compiling
+_FIRST_TIER_MAX_NODES = 256  # a bigger graph, or one of Python floats only (a scalar network's), is compiled at
+# once: a stand-in op costs ~3 µs, small beside an array op's numpy work, but twice a float op
 
 
 class _Retrace(Exception):
