@@ -646,3 +646,20 @@ def test_a_big_or_scalar_graph_is_compiled_at_once(monkeypatch):
     big = trace(lambda x: (net(x) ** 2).sum(), x)
     assert not small.compiled and floats.compiled and big.compiled
     assert same(small(x), big(x))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_while_tracing_and_left_as_it_was(enabled):
+    import gc
+    w = Value(np.array([0.5, -1.0]), name="w")
+    seen = []
+
+    def fn(x):
+        seen.append(gc.isenabled())
+        return (w * x).sum()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        trace(fn, np.ones(2)).compile()
+        assert seen == [False] and gc.isenabled() is enabled
+    finally:
+        gc.enable()
