@@ -954,6 +954,9 @@ class _Compiled:
                 bound.append(match.group(1))
                 return "_np_" + match.group(1).replace(".", "_")
             text = re.sub(r"\bnp\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)", bind, code)
+            # out= passed by position to these one- and two-input ufuncs: ~25 ns a call less to parse
+            text = re.sub(r"(\b_np_(?:negative|exp|reciprocal|matmul|multiply|subtract)\([^()=]*), out=(\w+)\)",
+                          r"\1, \2)", text)
             if len(_CODE) > 256:
                 _CODE.clear()
             cached = _CODE[code] = (compile(text, "<traced program>", "exec"), text, tuple(dict.fromkeys(bound)))
