@@ -569,9 +569,12 @@ def test_keep_grad_false_never_scales_a_shared_gradient_twice():
     assert same(p.data, p2.data) and same(q.data, q2.data)
 
 
-def test_keep_grad_false_needs_an_optimizer():
+def test_keep_grad_false_needs_an_optimizer_and_a_bool():
     with pytest.raises(ValueError, match="keep_grad=False needs optimizer="):
         trace(lambda x: (x * Value(np.ones(2))).sum(), np.ones(2), keep_grad=False)
+    w = Value(np.ones(2))
+    with pytest.raises(TypeError, match="keep_grad must be True or False, got 'no'"):
+        trace(lambda x: (x * w).sum(), np.ones(2), optimizer=SGD([w], lr=0.1), keep_grad="no")
 
 
 def test_arrays_overwritten_in_place_are_read_by_nothing_else():

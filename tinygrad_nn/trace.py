@@ -1004,10 +1004,12 @@ class Program:
 
     def __init__(self, fn: Callable[..., Value], example_args: tuple, optimizer: Any = None,
                  keep_grad: bool = True) -> None:
+        if not isinstance(keep_grad, bool):
+            raise TypeError(f"trace: keep_grad must be True or False, got {keep_grad!r}")
         if not keep_grad and optimizer is None:
             raise ValueError("trace: keep_grad=False needs optimizer= (it lets the update consume the gradients; "
                              "without an update the gradients are the program's result)")
-        self.fn, self.optimizer, self.keep_grad = fn, optimizer, bool(keep_grad)
+        self.fn, self.optimizer, self.keep_grad = fn, optimizer, keep_grad
         code = getattr(fn, "__code__", None)
         if code is not None:
             names = list(code.co_varnames[:code.co_argcount])
