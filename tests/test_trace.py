@@ -6,6 +6,7 @@ the engine's ops and rules run, in the same order, so nothing less is accepted.
 from __future__ import annotations
 
 import importlib
+import math
 
 import numpy as np
 import pytest
@@ -666,3 +667,12 @@ def test_the_collector_is_paused_while_tracing_and_left_as_it_was(enabled):
         assert seen == [False] and gc.isenabled() is enabled
     finally:
         gc.enable()
+
+
+def test_scalar_relu_of_nan_is_nan_as_in_the_engine():
+    w = Value(float("nan"), name="w")
+    program = trace(lambda: (w * 1.0).relu() + w * 0.0)
+    w.grad = None
+    value, grads = dynamic(lambda: (w * 1.0).relu() + w * 0.0, [w])
+    w.grad = None
+    assert same(program(), value) and math.isnan(value) and same(w.grad, grads[0])

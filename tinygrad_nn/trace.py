@@ -534,7 +534,7 @@ class _Builder:
         elif rule is Value._relu_rule and arrays:
             self.add(f"{out} = np.maximum({A}, 0)", "relu", "forward")
         elif rule is Value._relu_rule and floats:
-            self.add(f"{out} = {A} if {A} > 0 else 0.0", "relu", "forward")
+            self.add(f"{out} = {A} if {A} > 0 or {A} != {A} else 0.0", "relu (NaN stays NaN)", "forward")
         elif rule is Value._tanh_rule and (arrays or floats):
             self.add(f"{out} = {'np' if arrays else 'math'}.tanh({A})", "tanh", "forward")
         elif rule is _LINEAR and _is_array(a.data) and a.data.ndim == 2:
