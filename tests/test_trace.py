@@ -638,17 +638,18 @@ def test_first_tier_refuses_what_the_compiled_replay_refuses(monkeypatch):
         program(x, np.array([0, 3]))
 
 
-def test_a_big_or_scalar_graph_is_compiled_at_once(monkeypatch):
-    """A graph of many small ops, or of Python floats (a scalar network's), would replay slower through the
-    engine than the dynamic graph runs: it is compiled when traced."""
+def test_a_graph_of_many_stand_ins_is_compiled_at_once(monkeypatch):
+    """The first tier replays a float op by its own two lines and any other op through a stand-in (~3 µs a call):
+    a graph with more than `_FIRST_TIER_MAX_STAND_INS` of those is compiled when traced."""
     monkeypatch.setattr(TRACE, "_COMPILE_AFTER", 8)
     net, scalar = nn.MLP([2, 3, 1], seed=1), nn.ScalarMLP([2, 3, 1], seed=1)
     x = np.array([[0.5, -1.0]])
     small = trace(lambda x: (net(x) ** 2).sum(), x)
-    floats = trace(lambda: (scalar([0.5, -1.0])[0] - 1.0) ** 2)
-    monkeypatch.setattr(TRACE, "_FIRST_TIER_MAX_NODES", 5)
+    floats = trace(lambda: (scalar([0.5, -1.0])[0] - 1.0) * (scalar([0.5, -1.0])[0] - 1.0))  # no stand-in
+    monkeypatch.setattr(TRACE, "_FIRST_TIER_MAX_STAND_INS", 3)
     big = trace(lambda x: (net(x) ** 2).sum(), x)
-    assert not small.compiled and floats.compiled and big.compiled
+    floats_still = trace(lambda: (scalar([0.5, -1.0])[0] - 1.0) * (scalar([0.5, -1.0])[0] - 1.0))
+    assert not small.compiled and big.compiled and not floats.compiled and not floats_still.compiled
     assert same(small(x), big(x))
 
 
@@ -676,3 +677,32 @@ def test_scalar_relu_of_nan_is_nan_as_in_the_engine():
     value, grads = dynamic(lambda: (w * 1.0).relu(), [w])
     w.grad = None
     assert same(program(), value) and math.isnan(value) and same(w.grad, grads[0])
+
+
+FLOAT_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+             "neg": lambda a, b: -a, "relu": lambda a, b: a.relu(), "tanh": lambda a, b: a.tanh(),
+             "sigmoid": lambda a, b: a.sigmoid(), "const": lambda a, b: a * 0.5 + 2.0,
+             "exp": lambda a, b: a.tanh().exp(), "pow": lambda a, b: (a * a + 0.5) ** 1.5}  # the last two: stand-ins
+
+
+@given(st.lists(st.tuples(st.sampled_from(sorted(FLOAT_OPS)), st.integers(0, 30), st.integers(0, 30)),
+                min_size=1, max_size=12),
+       st.lists(st.sampled_from([-800.0, -1.5, -0.5, 0.0, 0.5, 1.0, 40.0]), min_size=3, max_size=3))
+def test_float_graphs_replay_bitwise(plan, start):
+    """A scalar network's ops: the first tier's own float lines (and stand-ins for the rest) against the engine,
+    from empty gradients and accumulating, on the traced values and on new ones."""
+    params = [Value(v, name=f"p{i}") for i, v in enumerate(start)]
+
+    def fn():
+        pool = list(params)
+        for op, i, j in plan:
+            pool.append(FLOAT_OPS[op](pool[i % len(pool)], pool[j % len(pool)]))
+        total = pool[0] * 0.0
+        for v in pool:
+            total = total + v
+        return total
+    program = trace(fn)
+    check_same(fn, program, params, ())
+    for p, v in zip(params, reversed(start)):
+        p.data = v
+    check_same(fn, program, params, ())

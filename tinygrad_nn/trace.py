@@ -108,6 +108,73 @@ class _Generic:
         return tuple(stub.grad for stub in self.ins)
 
 
+def _stand_in(op: _Generic, key: int) -> tuple[Callable, Callable]:
+    """A `_Generic` op as the first tier's forward and backward steps on the values and gradients by node id."""
+    ins = [id(v) for v in op.inputs]
+    needs = [(id(v), v.requires_grad) for v in op.inputs]
+
+    def forward(env: dict) -> None:
+        env[key] = op.forward_in_grad_mode([env[k] for k in ins])
+
+    def backward(env: dict, grads: dict, g: Any) -> None:
+        for (k, need), gk in zip(needs, op.bwd(g, *[grads.get(k) if need else None for k, need in needs])):
+            if need:
+                grads[k] = gk
+    return forward, backward
+
+
+def _into(grads: dict, key: int, g: float) -> None:
+    """`_accumulate` for a float node: g, or the gradient so far + g."""
+    total = grads.get(key)
+    grads[key] = g if total is None else total + g
+
+
+def _float_op(node: Value) -> tuple[Callable, Callable] | None:
+    """A float op's forward and backward as the engine computes them on Python floats, side by side (the first
+    tier of a scalar network's program: ~0.5 µs a node, where a stand-in costs ~3); None for other ops."""
+    rule, a, b = node._rule, node._a, node._b
+    if type(node.data) is not float or any(type(v.data) is not float for v in node._prev):
+        return None
+    o, ka, kb = id(node), id(a), id(b)
+    ra, rb = a.requires_grad, b is not None and b.requires_grad
+    if rule is Value._add_rule:
+        def forward(env: dict) -> None: env[o] = env[ka] + env[kb]
+        def backward(env: dict, grads: dict, g: float) -> None:  # ∂(a + b)/∂a = ∂(a + b)/∂b = 1
+            if ra: _into(grads, ka, g)
+            if rb: _into(grads, kb, g)
+    elif rule is Value._sub_rule:
+        def forward(env: dict) -> None: env[o] = env[ka] - env[kb]
+        def backward(env: dict, grads: dict, g: float) -> None:  # ∂(a − b)/∂a = 1, ∂(a − b)/∂b = −1
+            if ra: _into(grads, ka, g)
+            if rb: _into(grads, kb, -g)
+    elif rule is Value._mul_rule:
+        def forward(env: dict) -> None: env[o] = env[ka] * env[kb]
+        def backward(env: dict, grads: dict, g: float) -> None:  # ∂(ab)/∂a = b, ∂(ab)/∂b = a
+            if ra: _into(grads, ka, g * env[kb])
+            if rb: _into(grads, kb, g * env[ka])
+    elif rule is Value._neg_rule:
+        def forward(env: dict) -> None: env[o] = -env[ka]
+        def backward(env: dict, grads: dict, g: float) -> None: _into(grads, ka, -g)  # ∂(−a)/∂a = −1
+    elif rule is Value._relu_rule:
+        def forward(env: dict) -> None:
+            x = env[ka]
+            env[o] = x if x > 0 or x != x else 0.0  # NaN stays NaN
+        def backward(env: dict, grads: dict, g: float) -> None: _into(grads, ka, g if env[ka] > 0 else 0.0)
+    elif rule is Value._tanh_rule:
+        def forward(env: dict) -> None: env[o] = math.tanh(env[ka])
+        def backward(env: dict, grads: dict, g: float) -> None:  # tanh′ = 1 − tanh²
+            t = env[o]
+            _into(grads, ka, g * (1.0 - t * t))
+    elif rule is _SIGMOID:
+        def forward(env: dict) -> None: env[o] = engine._sigmoid(env[ka])
+        def backward(env: dict, grads: dict, g: float) -> None:  # σ′ = σ(1 − σ)
+            s = env[o]
+            _into(grads, ka, g * s * (1.0 - s))
+    else:
+        return None
+    return forward, backward
+
+
 def _function_class(rule: Any) -> type:
     stack = list(Function.__subclasses__())
     while stack:
@@ -424,10 +491,12 @@ class _Builder:
                 stack.extend((d, False) for d in _inputs(node) if d._rule is not None and id(d) not in seen)
         return out
 
-    def interpreter(self, order: list[Value]) -> Callable[..., Any]:
-        """The program's first tier: the path as traced, replayed by the engine's own ops and rules (one
-        `_Generic` per op, inputs first; backward in the engine's order), so nothing is written or compiled.
-        Checks what `build` checks. Called while the constant nodes show their inputs."""
+    def interpreter(self, order: list[Value]) -> Callable[..., Any] | None:
+        """The program's first tier: the path as traced, replayed without writing or compiling anything — a
+        float op by its own two lines (`_float_op`), any other op by the engine's own op and rule on stand-ins
+        (`_Generic`); backward in the engine's order. Checks what `build` checks. None when more than
+        `_FIRST_TIER_MAX_STAND_INS` ops need a stand-in (~3 µs each a call: compiling is better there). Called
+        while the constant nodes show their inputs."""
         root = self.root
 
         def targets(y: Any) -> Callable[[], Any]:  # a cost's targets: from this call's arguments, or constant
@@ -436,11 +505,19 @@ class _Builder:
                 return lambda: y
             index = self.arg_names.index(arg)
             return lambda: self.current[index]
-        steps, ops, leaves, seen = [], {}, [], set()
-        for node in self._forward_order(order):
-            op = ops[id(node)] = _Generic(node, *_generic_forward(node, targets))
-            steps.append((id(node), op, [id(v) for v in op.inputs]))
-            for v in op.inputs:
+        nodes = self._forward_order(order)
+        floats = {id(n): _float_op(n) for n in nodes}
+        if sum(f is None for f in floats.values()) > _FIRST_TIER_MAX_STAND_INS:
+            return None
+        forwards, backwards, leaves, seen = [], {}, [], set()
+        for node in nodes:
+            steps, inputs = floats[id(node)], list(node._prev)
+            if steps is None:
+                op = _Generic(node, *_generic_forward(node, targets))
+                steps, inputs = _stand_in(op, id(node)), op.inputs
+            forwards.append(steps[0])
+            backwards[id(node)] = steps[1]
+            for v in inputs:
                 if v._rule is None and id(v) not in seen:
                     seen.add(id(v))
                     leaves.append(v)
@@ -456,8 +533,7 @@ class _Builder:
                 self.found_args.add(arg)
             sources.append((id(v), v, None if v.requires_grad or arg is None else self.arg_names.index(arg)))
         self.check_args()
-        backward = [(ops[id(n)], id(n), [(id(v), v.requires_grad) for v in ops[id(n)].inputs])
-                    for n in reversed(order) if id(n) in ops]
+        backward = [(id(n), backwards[id(n)]) for n in reversed(order) if id(n) in backwards]
         zeroed = self.zeroed
 
         def interpret(args: tuple, zero: list[Value]) -> float:
@@ -466,20 +542,18 @@ class _Builder:
             for key, v, i in sources:  # the arguments are arrays here (Program unwraps Values)
                 env[key] = v.data if i is None else args[i]
             with enable_grad():
-                for key, op, ins in steps:
-                    env[key] = op.forward_in_grad_mode([env[k] for k in ins])
+                for forward in forwards:
+                    forward(env)
             value = env[id(root)]
             for p in zero:  # zero_grad, after the forward ops (a refused call changes nothing)
                 p.grad = None
             grads = {id(p): None if zeroed else p.grad for p in params}
             seed = 1.0 if type(value) is float else np.ones_like(value)  # ∂C/∂C = 1
             grads[id(root)] = seed if root._rule is not None else acc(grads[id(root)], seed, value)
-            for op, key, ins in backward:  # as backward() walks: a node without a gradient passes nothing on
+            for key, rule in backward:  # as backward() walks: a node without a gradient passes nothing on
                 g = grads.get(key)
                 if g is not None:
-                    for (k, needs), gk in zip(ins, op.bwd(g, *[grads.get(k) if needs else None for k, needs in ins])):
-                        if needs:
-                            grads[k] = gk
+                    rule(env, grads, g)
             for p in params:
                 if grads[id(p)] is not None:
                     p.grad = grads[id(p)]
@@ -764,9 +838,9 @@ class _Compiled:
         self.idle: list[Value] = []
         with self._constants_shown():
             order = _topological_order(root) if root._a is not None else []
-            if _COMPILE_AFTER and len(order) <= _FIRST_TIER_MAX_NODES and any(type(n.data) is np.ndarray
-                                                                              for n in order):
-                self.run = self._first_tier(b.interpreter(order))  # the text is written when needed
+            interpret = b.interpreter(order) if _COMPILE_AFTER else None
+            if interpret is not None:
+                self.run = self._first_tier(interpret)  # the text is written when needed
             else:
                 self._build()
                 self.compile()
@@ -986,8 +1060,8 @@ class _Compiled:
 
 _CODE: dict[str, Any] = {}  # program text → compiled code
 _COMPILE_AFTER = 8  # calls replayed by the engine's own ops before the straight-line replay is compiled
-_FIRST_TIER_MAX_NODES = 256  # a bigger graph, or one of Python floats only (a scalar network's), is compiled at
-# once: a stand-in op costs ~3 µs, small beside an array op's numpy work, but twice a float op
+_FIRST_TIER_MAX_STAND_INS = 256  # a graph with more ops that need a stand-in is compiled at once (a stand-in costs
+# ~3 µs a call: small beside an array op's numpy work, but twice the dynamic graph's time for a float op)
 
 
 class _Retrace(Exception):
