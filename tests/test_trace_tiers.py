@@ -2,7 +2,7 @@
 
 Every comparison is bitwise against the dynamic graph (``fn(*args).backward()`` / ``SGD.step()``), over
 sequences of calls that cross the tier boundary (call 9 with the default ``_COMPILE_AFTER = 8``).
-Tests marked ``# BUG:`` fail because of real bugs in trace.py.
+Tests marked ``# Was a bug:`` failed on the code they were written against (fixed since).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import importlib
 import numpy as np
 import pytest
 from _ops import Softplus
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_nn import Value, linear, nn, trace
@@ -85,7 +85,7 @@ def layer(n_in, n_out, dtype=np.float64, name=""):
 # ---- in-place buffers ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sigmoid_of_sigmoid_across_tiers(dtype):
-    # BUG: the compiled replay's outer σ overwrites the inner σ's output buffer (the inner σ is read by the
+    # Was a bug: the compiled replay's outer σ overwrites the inner σ's output buffer (the inner σ is read by the
     # outer one alone), but the inner σ's backward rule reads that output: wrong gradients from call 9 on.
     def make():
         w, b = layer(3, 2, dtype)
@@ -142,7 +142,7 @@ def test_sigmoid_gradient_shared_through_add():
 
 # ---- .grad aliasing a reused buffer -----------------------------------------------------------------
 def test_param_grad_through_add_accumulates_compiled():
-    # BUG: compiled replay: P's gradient is the quadratic cost's reused buffer passed on through `+`
+    # Was a bug: compiled replay: P's gradient is the quadratic cost's reused buffer passed on through `+`
     # (d_v1 = d_v4; d_P = acc(None, d_v1, P) returns the buffer itself), so a second call overwrites the
     # buffer before adding the old .grad to it: .grad = 2·new instead of old + new; an earlier .grad changes.
     def make():
@@ -153,7 +153,7 @@ def test_param_grad_through_add_accumulates_compiled():
 
 
 def test_param_grad_through_add_zeroed_each_call():
-    # BUG: same cause: with zero_grad between calls, the .grad handed out by one call is mutated by the next
+    # Was a bug: same cause: with zero_grad between calls, the .grad handed out by one call is mutated by the next
     # (the docstring promises a fresh array, as after backward()).
     def make():
         P = Value(np.linspace(-1, 1, 10).reshape(5, 2), name="P")
@@ -162,7 +162,7 @@ def test_param_grad_through_add_zeroed_each_call():
 
 
 def test_param_grad_through_add_with_optimizer_keeps_history():
-    # BUG: same cause, with optimizer= and keep_grad=True: .grad after a step is the replay's buffer, so the
+    # Was a bug: same cause, with optimizer= and keep_grad=True: .grad after a step is the replay's buffer, so the
     # gradient the user read after step k is overwritten by step k+1 (compiled tier only).
     P1 = Value(np.linspace(-1, 1, 10).reshape(5, 2), name="P")
     P2 = Value(np.linspace(-1, 1, 10).reshape(5, 2), name="P")
@@ -338,7 +338,6 @@ def test_custom_function_op():
     compare_sequence(make, batches(3, 4, 3, 2))
 
 
-@settings(max_examples=15, deadline=None)
 @given(st.lists(st.sampled_from([-1.0, 0.0, 1.0]), min_size=12, max_size=12))
 def test_relu_and_max_ties(vals):
     x0 = np.array(vals).reshape(4, 3)

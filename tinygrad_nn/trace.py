@@ -595,8 +595,9 @@ class _Builder:
             fast = None
             if arrays:  # the engine's σ, step by step, into a reused array (e^(−z) may overflow: σ → 0)
                 buf = self.buffer_of.get(A)
-                if buf and self.consumers.get(id(a)) == [node] and a.data.shape == d.shape and \
-                        a.data.dtype == d.dtype:  # z is read by this σ alone: σ(z) overwrites z's array
+                if buf and a._rule is _LINEAR and self.consumers.get(id(a)) == [node] and \
+                        a.data.shape == d.shape and a.data.dtype == d.dtype:  # z = a wᵀ + b is read by this σ
+                    # alone (a layer's rule never reads its output): σ(z) overwrites z's array
                     self.buffered.add(out)
                     self.buffer_of[out] = buf
                 else:
@@ -689,7 +690,10 @@ class _Builder:
             else:
                 self.owned.discard(g)
         else:  # a node's gradient: `owned` when it is an array no other variable refers to (its rule may
-            # overwrite it); a second contribution makes a new array (g + expr)
+            # overwrite it); a second contribution makes a new array (g + expr). Passed on by name, a reused
+            # array stays one: a parameter that gets it later gets a copy
+            if first and expr in self.buffered:
+                self.buffered.add(g)
             if exact:
                 self.add(f"{g} = {expr}" if first else f"{g} = {g} + {expr}", tag, "backward", fast if first else None)
             else:
@@ -711,6 +715,8 @@ class _Builder:
                     self.add(f"{gv} = None", "no gradient yet", "backward")
                 if v.requires_grad:
                     self.contributions[id(v)] = self.contributions.get(id(v), 0) + 1
+            if g in self.buffered:  # a rule may pass on g itself or a view of it (reshape, transpose, getitem)
+                self.buffered.update(gv for v, gv in zip(op.inputs, grads) if v.requires_grad and v._rule is not None)
             targets = ", ".join(gv if v.requires_grad else "_" for v, gv in zip(op.inputs, grads))
             leaf = any(v.requires_grad and v._rule is None for v in op.inputs)
             fast = f"{g}.copy()" if leaf and g in self.buffered else g  # a rule may keep g (a view) as a .grad
