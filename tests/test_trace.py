@@ -706,3 +706,13 @@ def test_float_graphs_replay_bitwise(plan, start):
     for p, v in zip(params, reversed(start)):
         p.data = v
     check_same(fn, program, params, ())
+
+
+def test_many_objects_made_while_tracing_skip_the_young_collection(monkeypatch):
+    """Past `_PROMOTE_AFTER` new objects, tracing files them with the old ones: no young collection walks them."""
+    import gc
+    monkeypatch.setattr(TRACE, "_PROMOTE_AFTER", 200)
+    net = nn.ScalarMLP([2, 8, 8, 1], seed=0)
+    gc.collect()
+    program = trace(lambda: (net([0.5, -1.0])[0] - 1.0) * (net([0.5, -1.0])[0] - 1.0))
+    assert gc.isenabled() and gc.get_count()[0] < 200 and program.compile().compiled
