@@ -31,14 +31,16 @@ Arguments of another shape, dtype or type trace `fn` again (a program per signat
 the buffers and the path belong to the shapes. ``fn`` must not call ``backward()`` itself (nor
 ``create_graph``): the program is the backward pass, and a traced higher-order step is refused.
 
-Two tiers, as a JIT has them: compiling the program's text costs ~7 µs a line (9 steps of a [784, 30, 10]
-network), so a program's first 8 calls replay the traced path through the engine's own ops and rules (one
-stand-in op per node: bitwise the same results, the same checks, 1.1–1.7 dynamic steps' time), and the 9th
-call writes the lines and compiles them; ``program.compile()`` does it at once. A graph of Python floats only (a
-scalar network's) or of more than 256 nodes is compiled when traced: its many small ops would replay through the
-engine at twice the dynamic graph's time. With ``optimizer=`` and ``keep_grad=False`` the update scales each gradient in place into
-η∂C/∂w, as a hand-written step does (the weights are bitwise the same; `.grad` is left None, as after
-``zero_grad()``); by default the exact ∂C/∂w is kept as `.grad` and η∂C/∂w is written into a second array.
+Two tiers, as a JIT has them: compiling the program's text costs ~7 µs a line (9–12 steps of a [784, 30, 10]
+network), so a program's first 8 calls replay the traced path without writing or compiling anything — a float
+op by its own two lines (the engine's expressions, ~0.5 µs a node: a scalar network's first calls run faster
+than its dynamic graph), any other op through a stand-in that runs the engine's own op and rule (~3 µs: 1.1–1.7
+dynamic steps for an MLP step) — bitwise the same results, with the same checks; the 9th call writes the lines
+and compiles them, and ``program.compile()`` does it at once. A graph with more than 256 stand-ins is compiled
+when traced. While a program is made, the cyclic garbage collector waits. With ``optimizer=`` and
+``keep_grad=False`` the update scales each gradient in place into η∂C/∂w, as a hand-written step does (the
+weights are bitwise the same; `.grad` is left None, as after ``zero_grad()``); by default the exact ∂C/∂w is
+kept as `.grad` and η∂C/∂w is written into a second array.
 """
 from __future__ import annotations
 
