@@ -37,10 +37,11 @@ def snapshot(params):
     return [None if p.grad is None else np.copy(p.grad) if type(p.grad) is np.ndarray else p.grad for p in params]
 
 
-def compare_sequence(make, arg_seq, *, zero_between=False, compile_now=False, calls=CALLS):
+def compare_sequence(make, arg_seq, *, zero_between=False, compile_now=False, calls=CALLS, before_call=None):
     """make() -> (params, fn): two independent copies, one run dynamically, one traced. Calls the program
     `calls` times (accumulating grads unless zero_between) and checks value and every .grad bitwise after
-    each call; also checks that a .grad handed out earlier is not changed by a later call."""
+    each call; also checks that a .grad handed out earlier is not changed by a later call. `before_call(i,
+    program, fn)` runs before call i (fn: the dynamic copy)."""
     p1, f1 = make()
     p2, f2 = make()
     program = trace(f2, *arg_seq[0])
@@ -49,6 +50,8 @@ def compare_sequence(make, arg_seq, *, zero_between=False, compile_now=False, ca
     held = []
     for i in range(calls):
         args = arg_seq[i % len(arg_seq)]
+        if before_call is not None:
+            before_call(i, program, f1)
         if zero_between:
             for p in p1 + p2:
                 p.grad = None
@@ -267,58 +270,38 @@ def test_values_as_arguments():
 
 
 def test_captured_constant_value_mutated_in_place():
-    scale = Value(np.array([1.0, 2.0]), requires_grad=False, name="scale")
-    scale2 = Value(np.array([1.0, 2.0]), requires_grad=False, name="scale")
+    constants = [Value(np.array([1.0, 2.0]), requires_grad=False, name="scale") for _ in range(2)]
+    made = iter(constants)
 
     def make():
-        k = [scale, scale2][make.n]
-        make.n += 1
-        w, b = layer(3, 2)
+        k, (w, b) = next(made), layer(3, 2)
         return [w, b], lambda x, y: nn.quadratic_cost(linear(x, w, b).sigmoid() * k, y)
-    make.n = 0
-    (p1, f1), (p2, f2) = make(), make()
-    data = batches(3, 4, 3, 2)
-    program = trace(f2, *data[0])
-    for i in range(CALLS):
-        scale.data *= 1.1
-        scale2.data *= 1.1
-        for p in p1 + p2:
-            p.grad = None
-        c = f1(*data[i % 3])
-        c.backward()
-        assert same(c.item(), program(*data[i % 3])), i
-        for p, q in zip(p1, p2):
-            assert same(p.grad, q.grad), i
+
+    def grow(*_):
+        for k in constants:
+            k.data *= 1.1
+    compare_sequence(make, batches(3, 4, 3, 2), zero_between=True, before_call=grow)
 
 
 def test_constant_subgraph_inside_fn():
     """Ops on constants only (no node kept in the graph) are recomputed from the constants on every call."""
-    const = Value(np.array([0.5, -0.5]), requires_grad=False)
-    const2 = Value(np.array([0.5, -0.5]), requires_grad=False)
+    constants = [Value(np.array([0.5, -0.5]), requires_grad=False) for _ in range(2)]
+    made = iter(constants)
 
     def make():
-        k = [const, const2][make.n]
-        make.n += 1
-        w, b = layer(3, 2)
+        k, (w, b) = next(made), layer(3, 2)
         return [w, b], lambda x, y: nn.quadratic_cost(linear(x, w, b).sigmoid() * (k.exp() + k * k).tanh(), y)
-    make.n = 0
-    (p1, f1), (p2, f2) = make(), make()
-    data = batches(3, 4, 3, 2)
-    program = trace(f2, *data[0])
-    for i in range(CALLS):
-        const.data += 0.25
-        const2.data += 0.25
-        c = f1(*data[i % 3])
-        c.backward()
-        assert same(c.item(), program(*data[i % 3])), i
-        for p, q in zip(p1, p2):
-            assert same(p.grad, q.grad), i
+
+    def shift(*_):
+        for k in constants:
+            k.data += 0.25
+    compare_sequence(make, batches(3, 4, 3, 2), zero_between=True, before_call=shift)
 
 
 def test_root_is_bare_parameter_expression():
     def make():
         s = Value(0.75, name="s")
-        return [s], lambda x: (s * s + x.sum()) if False else s * s * 2.0 + (Value(x, requires_grad=False) * s).sum()
+        return [s], lambda x: s * s * 2.0 + (Value(x, requires_grad=False) * s).sum()
     compare_sequence(make, [(np.array([1.0, 2.0]),), (np.array([-1.0, 0.5]),)])
 
 
@@ -350,29 +333,21 @@ def test_relu_and_max_ties(vals):
 
 # ---- lazy text before the 9th call --------------------------------------------------------------
 def test_source_lines_repr_parameters_before_compiling():
+    data = batches(3, 4, 3, 2)
+
     def make():
         w, b = layer(3, 2)
         return [w, b], lambda x, y: nn.quadratic_cost(linear(x, w, b).sigmoid(), y)
-    (p1, f1), (p2, f2) = make(), make()
-    data = batches(3, 4, 3, 2)
-    program = trace(f2, *data[0])
-    for i in range(CALLS):
+
+    def read_text(i, program, fn):
         if i in (0, 3, 7):
             assert not program.compiled
             src, lines, r, params = program.source, program.lines, repr(program), program.parameters
             assert "sigmoid" in src and lines and "Program(" in r and [n for n, _, _ in params]
             ns = program.namespace(*data[i % 3])
             exec(src, ns)
-            c = f1(*data[i % 3])
-            assert same(float(ns["cost"]), c.item())
-        for p in p1 + p2:
-            p.grad = None
-        c = f1(*data[i % 3])
-        c.backward()
-        assert same(c.item(), program(*data[i % 3])), i
-        for p, q in zip(p1, p2):
-            assert same(p.grad, q.grad), i
-    assert program.compiled
+            assert same(float(ns["cost"]), fn(*data[i % 3]).item())
+    assert compare_sequence(make, data, zero_between=True, before_call=read_text).compiled
 
 
 # ---- bad inputs -----------------------------------------------------------------------------------
