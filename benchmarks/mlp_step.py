@@ -18,7 +18,7 @@ project       net(x) → nn.quadratic_cost → opt.zero_grad() → cost.backward
               (nn.MLP, sigmoid everywhere, optim.SGD with lr η)
 traced        program = tinygrad_nn.trace(step, x, y, optimizer=opt) once, then program(x, y) per step: the
               same step replayed as straight-line numpy (zero_grad, forward, backward, update; bitwise equal to
-              project), timed once it is compiled (its 9th call compiles it). Targets for traced / lean: ≤ 1.0
+              project), compiled before the blocks (else its 9th call compiles it). Targets for traced / lean: ≤ 1.0
               at A and B.
 consumed      the same with trace(..., keep_grad=False): the update scales each ∇w in place into η∇w and
               subtracts it (lean's arithmetic, bitwise the same weights), leaving .grad None as after
@@ -257,8 +257,8 @@ def same_result(sizes: Sequence[int], m: int, dtype: Any, before: Any = None) ->
     sides = [copy_weights(net) for _ in range(3)]
     (x, y), = make_batches(sizes, m, dtype, count=1)
     traced, consumed = new_net(sizes, dtype), new_net(sizes, dtype)
-    traced_step(traced, example=(x, y))(x, y)
-    traced_step(consumed, example=(x, y), keep_grad=False)(x, y)
+    traced_step(traced, example=(x, y)).compile()(x, y)  # the compiled replay, the one the blocks time
+    traced_step(consumed, example=(x, y), keep_grad=False).compile()(x, y)
     handwritten_step(*sides[0])(x, y)
     lean_step(*sides[1])(x, y)
     leanest_step(*sides[2])(x, y)
@@ -285,9 +285,9 @@ def compare(sizes: Sequence[int], m: int, dtype: Any, blocks: int, seconds: floa
                   "leanest": cycling(leanest_step(*copy_weights(net)), batches),
                   "closed form": cycling(handwritten_step(*copy_weights(net)), batches),
                   "project": cycling(project_step(net), batches),
-                  "traced": cycling(traced_step(new_net(sizes, dtype), example=batches[0]), batches),
+                  "traced": cycling(traced_step(new_net(sizes, dtype), example=batches[0]).compile(), batches),
                   "traced, grad consumed": cycling(traced_step(new_net(sizes, dtype), example=batches[0],
-                                                               keep_grad=False), batches)}
+                                                               keep_grad=False).compile(), batches)}
     if before is not None:
         candidates["before"] = cycling(project_step(before.nn.MLP(sizes, seed=SEED, dtype=dtype), package=before),
                                        batches)

@@ -450,6 +450,7 @@ class _Builder:
     # ---- the walk ------------------------------------------------------------------------------------
     def build(self) -> None:
         root = self.root
+        self.reads_args = False  # the first tier's stand-ins may have set it; the lines decide for themselves
         if root._rule is not None and not _identifier(root.name):
             self.names[id(root)] = self.fresh("cost")
         order = _topological_order(root) if root._a is not None else []
@@ -504,13 +505,6 @@ class _Builder:
         `_FIRST_TIER_MAX_STAND_INS` ops need a stand-in (~3 µs each a call: compiling is better there). Called
         while the constant nodes show their inputs."""
         root = self.root
-
-        def targets(y: Any) -> Callable[[], Any]:  # a cost's targets: from this call's arguments, or constant
-            arg = self.target_arg(y)
-            if arg is None:
-                return lambda: y
-            index = self.arg_names.index(arg)
-            return lambda: self.current[index]
         # `order` has each op after its inputs; only a custom Function can read an op outside its three inputs
         nodes = self._forward_order(order) if any(map(_is_function, order)) else order
         floats = [_float_op(n) for n in nodes]
@@ -519,7 +513,7 @@ class _Builder:
         forwards, backwards, leaves, seen = [], {}, [], set()
         for node, steps in zip(nodes, floats):
             if steps is None:
-                op = _Generic(node, *_generic_forward(node, targets))
+                op = _Generic(node, *_generic_forward(node, self.generic_target))
                 steps, inputs = _stand_in(op, id(node)), op.inputs
             else:
                 inputs = (node._a, node._b) if node._b is not None else (node._a,)
@@ -580,6 +574,7 @@ class _Builder:
             self.add(f"{out} = {op}.fwd({', '.join(ins)})", f"{node.op}: the engine's own op", "forward")
 
     def generic_target(self, y: Any) -> Callable[[], Any]:
+        """A cost's targets for a generic op: from this call's arguments (the replay then sets `current`), or y."""
         arg = self.target_arg(y)
         if arg is None:
             return lambda: y
@@ -804,7 +799,7 @@ class _Compiled:
     """The program for one signature of arguments: its lines, compiled into one function."""
 
     def __init__(self, fn: Callable[..., Value], args: tuple, arg_names: list[str], optimizer: Any,
-                 keep_grad: bool = True) -> None:
+                 keep_grad: bool) -> None:
         target_sources: dict[int, Any] = {}
         original = nn._targets
 
@@ -980,7 +975,7 @@ class _Compiled:
         return "\n".join(out) + "\n"
 
     @staticmethod
-    def _replay_text(b: _Builder, idle: list[Value], keep_grad: bool = True) -> str:
+    def _replay_text(b: _Builder, idle: list[Value], keep_grad: bool) -> str:
         """The replay as the text of one function: the lines' fast forms, with the error state set only around
         the exponentials that may overflow."""
         body = []
